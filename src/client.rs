@@ -1,0 +1,331 @@
+//! Per-client threads and their bounded channels, and the fan-out that feeds them.
+//!
+//! Each WebSocket client gets one bounded crossbeam channel and one blocking
+//! thread (`hotreload-client-N`) that writes what the channel delivers, plus a
+//! ping every heartbeat. The watcher hands each batch to [`Hub::broadcast`],
+//! which serialises it once and `try_send`s it to every channel: it never
+//! blocks on a client. A client whose channel is full is dropped; on
+//! reconnecting it sees a higher `seq` and reloads, so no reload is lost.
+//!
+//! tiny_http's upgraded stream is one boxed `Read + Write` that cannot be split
+//! or given a timeout, so client threads only write. A vanished peer is found
+//! by the write after the one that drew its reset: within two heartbeats.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, select, tick, unbounded};
+use tiny_http::ReadWrite;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tungstenite::{Bytes, Message, Utf8Bytes, WebSocket};
+
+use crate::protocol::{self, Change, ChangeBatch};
+
+/// The socket type of an upgraded tiny_http request.
+pub(crate) type Socket = WebSocket<Box<dyn ReadWrite + Send>>;
+
+/// How long `close()` waits for client threads to send their close frames.
+pub(crate) const SHUTDOWN_WAIT: Duration = Duration::from_millis(800);
+
+// Client threads write small frames and hold little: a small stack is plenty.
+const CLIENT_STACK: usize = 128 * 1024;
+
+/// Buffers for a push-only connection. tungstenite's defaults (128 KiB read
+/// buffer, 64 MiB messages) are sized for large inbound traffic; browsers
+/// send us only pongs and close frames.
+pub(crate) fn socket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1 << 20)
+        .max_message_size(Some(64 * 1024))
+        .max_frame_size(Some(64 * 1024))
+}
+
+/// Why a client was not taken.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// `max_clients` are connected already.
+    Full,
+    /// The hub is closed (the manager is shutting down).
+    Closed,
+    /// The operating system would not start a thread.
+    NoThread,
+}
+
+/// Per-client settings taken from the config.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub buffer: usize,
+    pub heartbeat: Duration,
+    pub max_clients: usize,
+}
+
+/// The last batch, as the status route shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct Snapshot {
+    pub clients: usize,
+    pub seq: u64,
+    pub last: Option<ChangeBatch>,
+}
+
+/// Every connected client and Rust subscriber, and the batch counter.
+pub(crate) struct Hub {
+    settings: Settings,
+    server_id: String,
+    state: Mutex<State>,
+    /// Disconnects when every client thread has ended (each holds a sender).
+    all_ended: Receiver<()>,
+}
+
+struct State {
+    seq: u64,
+    last: Option<ChangeBatch>,
+    next_id: u64,
+    clients: HashMap<u64, Sender<Message>>,
+    /// Every client thread not yet joined, connected or not.
+    threads: HashMap<u64, JoinHandle<()>>,
+    subscribers: Vec<Sender<ChangeBatch>>,
+    /// Cloned into each client thread; `None` once closed.
+    alive: Option<Sender<()>>,
+}
+
+impl Hub {
+    pub(crate) fn new(settings: Settings, server_id: String) -> Hub {
+        let (alive, all_ended) = bounded(0);
+        Hub {
+            settings,
+            server_id,
+            state: Mutex::new(State {
+                seq: 0,
+                last: None,
+                next_id: 1,
+                clients: HashMap::new(),
+                threads: HashMap::new(),
+                subscribers: Vec::new(),
+                alive: Some(alive),
+            }),
+            all_ended,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep serving.
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn server_id(&self) -> &str {
+        &self.server_id
+    }
+
+    /// Would a new client be taken now?
+    pub(crate) fn has_room(&self) -> Result<(), Refused> {
+        let state = self.lock();
+        if state.alive.is_none() {
+            Err(Refused::Closed)
+        } else if state.clients.len() >= self.settings.max_clients {
+            Err(Refused::Full)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Takes an upgraded socket: queues `connected` and starts its thread.
+    pub(crate) fn connect(self: &Arc<Self>, socket: Socket) -> Result<u64, (Refused, Socket)> {
+        let mut state = self.lock();
+        let Some(alive) = state.alive.clone() else {
+            return Err((Refused::Closed, socket));
+        };
+        if state.clients.len() >= self.settings.max_clients {
+            return Err((Refused::Full, socket));
+        }
+        state.threads.retain(|_, t| !t.is_finished());
+        let id = state.next_id;
+        state.next_id += 1;
+        let (tx, rx) = bounded(self.settings.buffer.max(1));
+        // The channel is new and has room for one, so this cannot fail. Under
+        // the lock, so `connected.seq` and the first batch the client gets agree.
+        let hello = protocol::connected_message(&self.server_id, state.seq);
+        let _ = tx.try_send(Message::Text(Utf8Bytes::from(hello)));
+        let hub = Arc::clone(self);
+        let heartbeat = self.settings.heartbeat;
+        // The socket goes to the thread only once it runs, so that a failed
+        // spawn leaves it here and the caller can still answer the browser.
+        let (start, started) = bounded::<Socket>(1);
+        let spawned = thread::Builder::new()
+            .name(format!("hotreload-client-{id}"))
+            .stack_size(CLIENT_STACK)
+            .spawn(move || {
+                let Ok(socket) = started.recv() else { return };
+                run_client(id, socket, rx, heartbeat, &hub, alive);
+            });
+        match spawned {
+            Ok(thread) => {
+                // The thread waits on `started`, so the send cannot fail.
+                let _ = start.send(socket);
+                state.clients.insert(id, tx);
+                state.threads.insert(id, thread);
+                log::debug!("[HotReload] client {id} connected ({} now)", state.clients.len());
+                Ok(id)
+            }
+            Err(e) => {
+                log::error!("[HotReload] cannot start a thread for a client: {e}");
+                Err((Refused::NoThread, socket))
+            }
+        }
+    }
+
+    /// Numbers the batch, sends it to every client and subscriber without
+    /// waiting on any, and remembers it for the status route.
+    pub(crate) fn broadcast(&self, changes: Vec<Change>) -> Option<ChangeBatch> {
+        let started = Instant::now();
+        let mut state = self.lock();
+        state.alive.as_ref()?;
+        state.seq += 1;
+        let batch = ChangeBatch {
+            seq: state.seq,
+            timestamp: protocol::unix_now(),
+            changes,
+        };
+        let text = Message::Text(Utf8Bytes::from(protocol::file_changed_message(&batch)));
+        let mut stalled = Vec::new();
+        state.clients.retain(|id, tx| match tx.try_send(text.clone()) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                stalled.push(*id);
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        });
+        state
+            .subscribers
+            .retain(|s| s.send(batch.clone()).is_ok());
+        state.last = Some(batch.clone());
+        let clients = state.clients.len();
+        drop(state);
+        for id in stalled {
+            log::warn!(
+                "[HotReload] client {id} stopped reading ({} messages queued); dropped it, it reloads when it reconnects",
+                self.settings.buffer
+            );
+        }
+        log::info!(
+            "[HotReload] #{} {}: {} -> {} client{} ({:.1} ms)",
+            batch.seq,
+            batch.action().as_str(),
+            describe(&batch.changes),
+            clients,
+            if clients == 1 { "" } else { "s" },
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        Some(batch)
+    }
+
+    /// A channel that gets every batch from now on (none once closed).
+    pub(crate) fn subscribe(&self) -> Receiver<ChangeBatch> {
+        let (tx, rx) = unbounded();
+        let mut state = self.lock();
+        if state.alive.is_some() {
+            state.subscribers.push(tx);
+        }
+        rx
+    }
+
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let state = self.lock();
+        Snapshot {
+            clients: state.clients.len(),
+            seq: state.seq,
+            last: state.last.clone(),
+        }
+    }
+
+    /// A client thread ended: it no longer counts as connected.
+    fn forget(&self, id: u64) {
+        let mut state = self.lock();
+        if state.clients.remove(&id).is_some() {
+            log::debug!("[HotReload] client {id} disconnected ({} left)", state.clients.len());
+        }
+    }
+
+    /// Sends every client a close frame (1001), ends subscriptions, and joins
+    /// the client threads, waiting at most [`SHUTDOWN_WAIT`]. Returns how
+    /// many threads were left running (their sockets would not take a write).
+    pub(crate) fn close(&self) -> usize {
+        let threads = {
+            let mut state = self.lock();
+            state.alive = None;
+            state.clients.clear();
+            state.subscribers.clear();
+            std::mem::take(&mut state.threads)
+        };
+        // Every thread holds an `alive` sender; all gone means all ended.
+        let _ = self.all_ended.recv_deadline(Instant::now() + SHUTDOWN_WAIT);
+        let mut stuck = 0;
+        for (id, thread) in threads {
+            if thread.is_finished() {
+                if thread.join().is_err() {
+                    log::error!("[HotReload] client thread {id} panicked");
+                }
+            } else {
+                log::warn!("[HotReload] client {id} did not take its close frame in time; leaving its thread");
+                stuck += 1;
+            }
+        }
+        stuck
+    }
+}
+
+/// `a.css modified` or `a.css modified and 3 more`.
+fn describe(changes: &[Change]) -> String {
+    match changes {
+        [] => "manual reload".to_string(),
+        [one] => format!("{} {}", one.path, one.operation.as_str()),
+        [first, rest @ ..] => format!(
+            "{} {} and {} more",
+            first.path,
+            first.operation.as_str(),
+            rest.len()
+        ),
+    }
+}
+
+/// The client thread: writes queued messages and heartbeat pings until a write
+/// fails or the hub lets go of its channel, then says goodbye with 1001.
+fn run_client(
+    id: u64,
+    mut socket: Socket,
+    messages: Receiver<Message>,
+    heartbeat: Duration,
+    hub: &Hub,
+    _alive: Sender<()>,
+) {
+    let pings = tick(heartbeat);
+    let reason = loop {
+        select! {
+            recv(messages) -> message => match message {
+                Ok(message) => {
+                    if let Err(e) = socket.send(message) {
+                        break format!("write failed: {e}");
+                    }
+                }
+                Err(_) => {
+                    let frame = CloseFrame { code: CloseCode::Away, reason: "hotreload closed the connection".into() };
+                    let _ = socket.close(Some(frame));
+                    let _ = socket.flush();
+                    break "closed by the server".to_string();
+                }
+            },
+            recv(pings) -> _ => {
+                if let Err(e) = socket.send(Message::Ping(Bytes::new())) {
+                    break format!("ping failed: {e}");
+                }
+            }
+        }
+    };
+    log::debug!("[HotReload] client {id}: {reason}");
+    hub.forget(id);
+}

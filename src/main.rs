@@ -1,0 +1,446 @@
+//! The `hotreload` command: serve a folder with live reload, ask a running
+//! server for its status, or write a starter `config.yaml`.
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use hotreload::serve::{DevServer, Options};
+use hotreload::{Config, Error, WatchDir};
+
+const HELP: &str = "\
+hotreload: serve a folder and reload every open browser when its files change
+
+Usage:
+  hotreload [serve] [DIR] [options]   serve DIR (default .) with live reload
+  hotreload status [--url URL] [--json]
+                                      ask a running server how it is doing
+  hotreload init [--force] [--config FILE]
+                                      write a commented config.yaml
+  hotreload --help | --version
+
+Serve options:
+  --config FILE     read the hot_reload section of FILE (default: ./config.yaml
+                    when it has one)
+  --host ADDR       address to listen on (default 127.0.0.1; anything else
+                    lets other machines read your files)
+  --port N          port to listen on (default 8080; 0 picks a free one)
+  --watch DIR       watch DIR instead of the served folder (repeatable)
+  --pattern GLOB    report only files matching GLOB, e.g. '*.css' (repeatable)
+  --ignore GLOB     never report GLOB, e.g. 'dist' (repeatable)
+  --debounce MS     quiet time that ends a batch of changes (default 100)
+  --no-inject       do not add the reload script to HTML pages
+  -q, --quiet       print warnings and errors only
+  -v, --verbose     print every client and event decision
+
+Environment:
+  HOT_RELOAD_ENABLED=false   serve files only: no watching, no reload script
+
+Exit status: 0 fine, 1 runtime failure (port taken, server not answering),
+2 bad usage or config.
+";
+
+/// A command-line problem: printed with a pointer to --help, exit status 2.
+struct Usage(String);
+
+fn main() -> ExitCode {
+    let args: Vec<String> = match std::env::args_os().skip(1).map(|a| a.into_string()).collect() {
+        Ok(args) => args,
+        Err(bad) => return usage(Usage(format!("argument {bad:?} is not valid UTF-8"))),
+    };
+    let (command, rest) = match args.first().map(String::as_str) {
+        Some("serve") => ("serve", &args[1..]),
+        Some("status") => ("status", &args[1..]),
+        Some("init") => ("init", &args[1..]),
+        Some("help") => ("help", &args[1..]),
+        _ => ("serve", &args[..]),
+    };
+    if rest.iter().any(|a| a == "-h" || a == "--help") || command == "help" {
+        print!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
+    if rest.iter().any(|a| a == "-V" || a == "--version") {
+        println!("hotreload {}", env!("CARGO_PKG_VERSION"));
+        return ExitCode::SUCCESS;
+    }
+    let result = match command {
+        "status" => status(rest),
+        "init" => init(rest),
+        _ => serve(rest),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Usage(u)) => usage(u),
+        Err(Failure::Run(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(if e.is_config() { 2 } else { 1 })
+        }
+    }
+}
+
+enum Failure {
+    Usage(Usage),
+    Run(Error),
+}
+
+impl From<Usage> for Failure {
+    fn from(u: Usage) -> Failure {
+        Failure::Usage(u)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Run(e)
+    }
+}
+
+fn usage(Usage(message): Usage) -> ExitCode {
+    eprintln!("error: {message}\n  run `hotreload --help` for usage");
+    ExitCode::from(2)
+}
+
+/// Walks `--flag value` and `--flag=value` arguments.
+struct Args<'a> {
+    args: std::slice::Iter<'a, String>,
+    pending: Option<String>,
+}
+
+impl<'a> Args<'a> {
+    fn new(args: &'a [String]) -> Args<'a> {
+        Args { args: args.iter(), pending: None }
+    }
+
+    /// The next flag or positional argument.
+    fn next(&mut self) -> Option<String> {
+        let arg = self.args.next()?;
+        match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                self.pending = Some(value.to_string());
+                Some(flag.to_string())
+            }
+            _ => Some(arg.clone()),
+        }
+    }
+
+    /// The value of `flag`.
+    fn value(&mut self, flag: &str) -> Result<String, Usage> {
+        if let Some(v) = self.pending.take() {
+            return Ok(v);
+        }
+        match self.args.next() {
+            Some(v) if !v.starts_with("--") => Ok(v.clone()),
+            _ => Err(Usage(format!("{flag} needs a value"))),
+        }
+    }
+
+    fn number<T: std::str::FromStr>(&mut self, flag: &str, what: &str) -> Result<T, Usage> {
+        let v = self.value(flag)?;
+        v.parse()
+            .map_err(|_| Usage(format!("{flag} takes {what}, not {v:?}")))
+    }
+
+    fn no_value(&mut self, flag: &str) -> Result<(), Usage> {
+        match self.pending.take() {
+            Some(_) => Err(Usage(format!("{flag} takes no value"))),
+            None => Ok(()),
+        }
+    }
+}
+
+fn serve(args: &[String]) -> Result<ExitCode, Failure> {
+    let mut dir: Option<String> = None;
+    let mut config_file: Option<PathBuf> = None;
+    let (mut host, mut port) = (None, None);
+    let (mut watch, mut patterns, mut ignore) = (Vec::new(), Vec::new(), Vec::new());
+    let mut debounce = None;
+    let mut no_inject = false;
+    let mut level = log::LevelFilter::Info;
+    let mut args = Args::new(args);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--config" => config_file = Some(args.value("--config")?.into()),
+            "--host" => host = Some(args.value("--host")?),
+            "--port" => port = Some(args.number::<u16>("--port", "a port number from 0 to 65535")?),
+            "--watch" => watch.push(args.value("--watch")?),
+            "--pattern" => patterns.push(args.value("--pattern")?),
+            "--ignore" => ignore.push(args.value("--ignore")?),
+            "--debounce" => debounce = Some(args.number::<u64>("--debounce", "milliseconds, like 100")?),
+            "--no-inject" => {
+                args.no_value("--no-inject")?;
+                no_inject = true;
+            }
+            "-q" | "--quiet" => level = log::LevelFilter::Warn,
+            "-v" | "--verbose" => level = log::LevelFilter::Debug,
+            flag if flag.starts_with('-') && flag.len() > 1 => {
+                return Err(Usage(format!("unknown option {flag}")).into());
+            }
+            positional if dir.is_none() => dir = Some(positional.to_string()),
+            extra => return Err(Usage(format!("only one folder can be served; got a second: {extra}")).into()),
+        }
+    }
+    Logger::install(level);
+
+    let mut config = match &config_file {
+        Some(file) => load_config(file)?,
+        None if has_hot_reload_section(Path::new("config.yaml")) => {
+            log::info!("[HotReload] using ./config.yaml");
+            load_config(Path::new("config.yaml"))?
+        }
+        None => Config::default(),
+    };
+    let cwd = Path::new(".");
+    if !watch.is_empty() {
+        config.watch_dirs = watch.iter().map(|w| WatchDir::new(w, cwd)).collect();
+    }
+    if !patterns.is_empty() {
+        config.patterns = patterns;
+    }
+    config.ignore.extend(ignore);
+    if let Some(ms) = debounce {
+        config.debounce_ms = ms;
+        config.max_wait_ms = config.max_wait_ms.max(ms);
+    }
+    let root = match (dir, &config.root) {
+        (Some(dir), _) => PathBuf::from(dir),
+        (None, Some(root)) => root.clone(),
+        (None, None) => PathBuf::from("."),
+    };
+    if config.watch_dirs.is_empty() {
+        // Report paths the way the user named the folder: `serve web` gives `web/app.css`.
+        config.watch_dirs.push(WatchDir::new(&root.to_string_lossy(), cwd));
+    }
+    let options = Options {
+        root,
+        host: host.or(config.host.clone()).unwrap_or_else(|| "127.0.0.1".into()),
+        port: port.or(config.port).unwrap_or(8080),
+        inject: !no_inject && config.inject.unwrap_or(true),
+        config,
+    };
+    let (stop_tx, stop) = crossbeam_channel::bounded::<()>(1);
+    ctrlc::set_handler(move || {
+        let _ = stop_tx.try_send(());
+    })
+    .map_err(|e| Error::Thread {
+        name: "signal handler".into(),
+        problem: e.to_string(),
+    })?;
+    let mut server = DevServer::start(options)?;
+    println!(
+        "hotreload: serving {} at {}",
+        server.root().display(),
+        server.url()
+    );
+    let _ = std::io::stdout().flush();
+    let _ = stop.recv();
+    log::info!("[HotReload] shutting down");
+    server.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_config(file: &Path) -> Result<Config, Error> {
+    Config::from_file(file).map_err(|e| match e {
+        // A config file the user named but we cannot read is their input to fix.
+        Error::Io { path, source, .. } => Error::Config {
+            file: path,
+            line: None,
+            column: None,
+            key: None,
+            problem: format!("cannot read the config file: {source}"),
+            fix: "check the path given to --config, or create one with `hotreload init`".into(),
+        },
+        other => other,
+    })
+}
+
+fn has_hot_reload_section(file: &Path) -> bool {
+    std::fs::read_to_string(file).is_ok_and(|text| text.lines().any(|l| l.starts_with("hot_reload:")))
+}
+
+fn init(args: &[String]) -> Result<ExitCode, Failure> {
+    let mut force = false;
+    let mut file = PathBuf::from("config.yaml");
+    let mut args = Args::new(args);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--force" => force = true,
+            "--config" => file = args.value("--config")?.into(),
+            other => return Err(Usage(format!("init takes --force and --config FILE, not {other}")).into()),
+        }
+    }
+    if file.exists() && !force {
+        return Err(Error::Config {
+            file,
+            line: None,
+            column: None,
+            key: None,
+            problem: "the file exists already; nothing was written".into(),
+            fix: "pass --force to overwrite it, or --config FILE to write elsewhere".into(),
+        }
+        .into());
+    }
+    std::fs::write(&file, hotreload::config::TEMPLATE).map_err(|source| Error::Io {
+        action: "write".into(),
+        path: file.clone(),
+        source,
+    })?;
+    println!("wrote {}; edit it, then run `hotreload`", file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status(args: &[String]) -> Result<ExitCode, Failure> {
+    let mut url = "http://127.0.0.1:8080/".to_string();
+    let mut json = false;
+    let mut args = Args::new(args);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--url" => url = args.value("--url")?,
+            "--json" => json = true,
+            other => return Err(Usage(format!("status takes --url URL and --json, not {other}")).into()),
+        }
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Err(Usage(format!("--url must start with http://, got {url}")).into());
+    };
+    let (authority, prefix) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+        None => (rest, ""),
+    };
+    let authority = if authority.contains(':') { authority.to_string() } else { format!("{authority}:80") };
+    let path = format!("{prefix}{}", hotreload::server::STATUS_PATH);
+    match http_get(&authority, &path) {
+        Ok((200, body)) => {
+            if json {
+                println!("{body}");
+            } else {
+                print!("{}", describe_status(&url, &body));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok((404, _)) => {
+            eprintln!("{url} answers, but hot reload is not enabled there (no {path})");
+            Ok(ExitCode::from(1))
+        }
+        Ok((code, _)) => {
+            eprintln!("{url} answered {path} with HTTP {code}");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => {
+            eprintln!("no hotreload server answers at {url}: {e}\n  start one with `hotreload`, or pass --url");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn http_get(authority: &str, path: &str) -> std::io::Result<(u16, String)> {
+    let timeout = Duration::from_secs(3);
+    let addr = authority
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::other("the address resolves to nothing"))?;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n")?;
+    let mut response = Vec::new();
+    stream.take(1 << 20).read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let code = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("the answer is not HTTP"))?;
+    Ok((code, body.to_string()))
+}
+
+/// The status JSON as lines for people. Reads just the keys it shows.
+fn describe_status(url: &str, body: &str) -> String {
+    let field = |key: &str| json_field(body, key).unwrap_or_else(|| "?".into());
+    let last = match json_field(body, "last_change").as_deref() {
+        None | Some("null") => "none yet".to_string(),
+        Some(last) => {
+            let paths = json_field(last, "paths").unwrap_or_default();
+            format!("#{} {}", json_field(last, "seq").unwrap_or_default(), paths)
+        }
+    };
+    format!(
+        "hotreload {} at {url}\n  enabled:   {}\n  clients:   {} connected\n  watching:  {}\n  patterns:  {}\n  debounce:  {} ms\n  changes:   {} (last: {last})\n  uptime:    {} s\n",
+        field("version").trim_matches('"'),
+        field("enabled"),
+        field("connected_clients"),
+        field("watch_dirs"),
+        field("patterns"),
+        field("debounce_ms"),
+        field("changes"),
+        field("uptime_secs"),
+    )
+}
+
+/// The raw JSON text of `"key": value` at the top level of an object we
+/// wrote ourselves (no whitespace, keys unique). Good enough for display.
+fn json_field(json: &str, key: &str) -> Option<String> {
+    let start = json.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let bytes = json.as_bytes();
+    let (mut depth, mut in_string, mut escaped) = (0i32, false, false);
+    for (i, &b) in bytes.iter().enumerate().skip(start) {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth == 0 => return Some(json[start..i].to_string()),
+            b'}' | b']' => depth -= 1,
+            b',' if depth == 0 => return Some(json[start..i].to_string()),
+            _ => {}
+        }
+    }
+    Some(json[start..].to_string())
+}
+
+/// Prints log lines to stderr: ours from `level` up, other crates' warnings.
+struct Logger {
+    level: log::LevelFilter,
+}
+
+impl Logger {
+    fn install(level: log::LevelFilter) {
+        let logger = Box::leak(Box::new(Logger { level }));
+        if log::set_logger(logger).is_ok() {
+            log::set_max_level(level);
+        }
+    }
+}
+
+impl log::Log for Logger {
+    fn enabled(&self, meta: &log::Metadata) -> bool {
+        if meta.target().starts_with("hotreload") {
+            meta.level() <= self.level
+        } else {
+            meta.level() <= log::Level::Warn.min(self.level.to_level().unwrap_or(log::Level::Error))
+        }
+    }
+
+    fn log(&self, record: &log::Record) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let prefix = match record.level() {
+            log::Level::Error => "error: ",
+            log::Level::Warn => "warning: ",
+            _ => "",
+        };
+        eprintln!("{prefix}{}", record.args());
+    }
+
+    fn flush(&self) {}
+}

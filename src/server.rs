@@ -1,0 +1,364 @@
+//! The hot-reload routes on the host's tiny_http server: status, client script, upgrade.
+//!
+//! Runs on whatever thread calls it (tiny_http's workers); an accepted
+//! WebSocket is handed to the client hub, which starts its thread.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tiny_http::{Header, Method, Request, Response, StatusCode};
+use tungstenite::protocol::Role;
+use tungstenite::WebSocket;
+
+use crate::client::{self, Hub, Refused};
+use crate::config::Config;
+use crate::protocol::push_json_str;
+
+/// The WebSocket endpoint.
+pub const WS_PATH: &str = "/ws/hotreload";
+/// The status endpoint (JSON).
+pub const STATUS_PATH: &str = "/api/v1/hotreload/status";
+/// Where the browser script is served.
+pub const CLIENT_PATH: &str = "/static/js/hotreload.js";
+/// The browser script, for hosts that serve it themselves.
+pub const CLIENT_JS: &str = include_str!("../client/hotreload.js");
+
+/// Answers the hot-reload routes. Cheap to clone; every clone serves the
+/// same clients. Obtained from [`Manager::server`](crate::Manager::server).
+#[derive(Clone)]
+pub struct Server {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `None` when hot reload is disabled: every route is then absent (404).
+    hub: Option<Arc<Hub>>,
+    watch_dirs: Vec<String>,
+    patterns: Vec<String>,
+    debounce_ms: u64,
+    max_clients: usize,
+    allowed_origins: Vec<String>,
+    started: Instant,
+}
+
+impl Server {
+    pub(crate) fn new(config: &Config, hub: Option<Arc<Hub>>) -> Server {
+        let watch_dirs = config
+            .watch_dirs
+            .iter()
+            .map(|d| if d.label.is_empty() { ".".to_string() } else { d.label.clone() })
+            .collect();
+        Server {
+            inner: Arc::new(Inner {
+                hub,
+                watch_dirs,
+                patterns: config.patterns.clone(),
+                debounce_ms: config.debounce_ms,
+                max_clients: config.max_clients,
+                allowed_origins: config.allowed_origins.iter().map(|o| normalize_origin(o)).collect(),
+                started: Instant::now(),
+            }),
+        }
+    }
+
+    /// Is hot reload on? When off, [`handle`](Self::handle) hands every request back.
+    pub fn is_enabled(&self) -> bool {
+        self.inner.hub.is_some()
+    }
+
+    /// Answers the request if its path is one of the hot-reload routes
+    /// (SPEC.md section 4) and returns `None`; otherwise hands it back for
+    /// the host application to answer. When disabled, hands back everything.
+    ///
+    /// ```no_run
+    /// # fn app(_: tiny_http::Request) {}
+    /// # let manager = hotreload::Manager::new(hotreload::Config::default()).unwrap();
+    /// let http = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    /// for request in http.incoming_requests() {
+    ///     if let Some(request) = manager.server().handle(request) {
+    ///         app(request);
+    ///     }
+    /// }
+    /// ```
+    pub fn handle(&self, request: Request) -> Option<Request> {
+        if !self.is_enabled() {
+            return Some(request);
+        }
+        let path = request.url().split(['?', '#']).next().unwrap_or("");
+        match path {
+            WS_PATH => self.handle_websocket(request),
+            STATUS_PATH => self.handle_status(request),
+            CLIENT_PATH => self.handle_client_script(request),
+            _ => return Some(request),
+        }
+        None
+    }
+
+    /// `GET /ws/hotreload`: checks the upgrade, the origin and the client
+    /// limit, answers 101 and hands the socket to its own thread. Without an
+    /// upgrade 426; a foreign origin 403; over `max_clients` 503.
+    pub fn handle_websocket(&self, request: Request) {
+        let Some(hub) = &self.inner.hub else {
+            return respond(request, text(404, "hot reload is disabled"));
+        };
+        if *request.method() != Method::Get {
+            return respond(request, text(405, "use GET with a WebSocket upgrade").with_header(header("Allow", "GET")));
+        }
+        let upgrade = header_value(&request, "Upgrade").unwrap_or_default();
+        let connection = header_value(&request, "Connection").unwrap_or_default();
+        if !upgrade.eq_ignore_ascii_case("websocket") || !connection.to_ascii_lowercase().contains("upgrade") {
+            return respond(
+                request,
+                text(426, "this is the hot-reload WebSocket endpoint: connect with a WebSocket client (the page script /static/js/hotreload.js does)")
+                    .with_header(header("Upgrade", "websocket"))
+                    .with_header(header("Connection", "Upgrade")),
+            );
+        }
+        if header_value(&request, "Sec-WebSocket-Version").as_deref() != Some("13") {
+            return respond(
+                request,
+                text(426, "unsupported WebSocket version: this server speaks version 13")
+                    .with_header(header("Sec-WebSocket-Version", "13")),
+            );
+        }
+        let key = header_value(&request, "Sec-WebSocket-Key").unwrap_or_default();
+        if !is_websocket_key(&key) {
+            return respond(request, text(400, "missing or malformed Sec-WebSocket-Key header"));
+        }
+        let origin = header_value(&request, "Origin");
+        let host = header_value(&request, "Host");
+        if !origin_allowed(origin.as_deref(), host.as_deref(), &self.inner.allowed_origins) {
+            let shown = origin.unwrap_or_default();
+            log::warn!("[HotReload] refused a WebSocket from origin {shown} (add it to allowed_origins to let it in)");
+            return respond(
+                request,
+                text(403, &format!("origin {shown} may not connect; add it to hot_reload.allowed_origins to allow it")),
+            );
+        }
+        if hub.has_room().is_err() {
+            return respond(
+                request,
+                text(503, &format!("too many hot-reload clients (max_clients is {})", self.inner.max_clients))
+                    .with_header(header("Retry-After", "5")),
+            );
+        }
+        let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+        let response = Response::empty(101).with_header(header("Sec-WebSocket-Accept", &accept));
+        let stream = request.upgrade("websocket", response);
+        let socket = WebSocket::from_raw_socket(stream, Role::Server, Some(client::socket_config()));
+        if let Err((why, mut socket)) = hub.connect(socket) {
+            // Lost a race for the last place, or shutting down: say so in the protocol.
+            let code = match why {
+                Refused::Closed => tungstenite::protocol::frame::coding::CloseCode::Away,
+                Refused::Full | Refused::NoThread => tungstenite::protocol::frame::coding::CloseCode::Again,
+            };
+            let _ = socket.close(Some(tungstenite::protocol::CloseFrame { code, reason: "try again".into() }));
+            let _ = socket.flush();
+        }
+    }
+
+    /// `GET /api/v1/hotreload/status`: the JSON of SPEC.md section 4.
+    pub fn handle_status(&self, request: Request) {
+        if self.inner.hub.is_none() {
+            return respond(request, text(404, "hot reload is disabled"));
+        }
+        if !matches!(request.method(), Method::Get | Method::Head) {
+            return respond(request, text(405, "use GET").with_header(header("Allow", "GET, HEAD")));
+        }
+        let body = self.status_json();
+        respond(
+            request,
+            Response::from_string(body)
+                .with_header(header("Content-Type", "application/json"))
+                .with_header(header("Cache-Control", "no-cache")),
+        );
+    }
+
+    /// `GET /static/js/hotreload.js`: the browser script.
+    pub fn handle_client_script(&self, request: Request) {
+        if self.inner.hub.is_none() {
+            return respond(request, text(404, "hot reload is disabled"));
+        }
+        respond(
+            request,
+            Response::from_string(CLIENT_JS)
+                .with_header(header("Content-Type", "application/javascript; charset=utf-8"))
+                .with_header(header("Cache-Control", "no-cache")),
+        );
+    }
+
+    /// WebSocket clients connected now.
+    pub fn connected_clients(&self) -> usize {
+        self.inner.hub.as_ref().map_or(0, |h| h.snapshot().clients)
+    }
+
+    /// The status document the status route answers with.
+    pub fn status_json(&self) -> String {
+        let inner = &self.inner;
+        let snapshot = inner.hub.as_ref().map(|h| h.snapshot());
+        let mut out = String::with_capacity(512);
+        out.push_str(&format!(
+            "{{\"enabled\":{},\"connected_clients\":{},\"watch_dirs\":",
+            inner.hub.is_some(),
+            snapshot.as_ref().map_or(0, |s| s.clients)
+        ));
+        push_json_list(&mut out, &inner.watch_dirs);
+        out.push_str(",\"patterns\":");
+        push_json_list(&mut out, &inner.patterns);
+        out.push_str(&format!(
+            ",\"debounce_ms\":{},\"max_clients\":{},\"changes\":{},\"last_change\":",
+            inner.debounce_ms,
+            inner.max_clients,
+            snapshot.as_ref().map_or(0, |s| s.seq)
+        ));
+        match snapshot.as_ref().and_then(|s| s.last.as_ref()) {
+            Some(last) => {
+                out.push_str(&format!("{{\"seq\":{},\"timestamp\":{},\"paths\":", last.seq, last.timestamp));
+                let paths: Vec<String> = last
+                    .changes
+                    .iter()
+                    .take(crate::protocol::MAX_CHANGES_PER_MESSAGE)
+                    .map(|c| c.path.clone())
+                    .collect();
+                push_json_list(&mut out, &paths);
+                out.push_str(&format!(",\"count\":{}}}", last.changes.len()));
+            }
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"server_id\":");
+        push_json_str(&mut out, inner.hub.as_ref().map_or("", |h| h.server_id()));
+        out.push_str(&format!(
+            ",\"uptime_secs\":{},\"version\":\"{}\"}}",
+            inner.started.elapsed().as_secs(),
+            env!("CARGO_PKG_VERSION")
+        ));
+        out
+    }
+}
+
+fn push_json_list(out: &mut String, items: &[String]) {
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_str(out, item);
+    }
+    out.push(']');
+}
+
+fn respond<R: std::io::Read>(request: Request, response: Response<R>) {
+    if let Err(e) = request.respond(response) {
+        log::debug!("[HotReload] could not answer a request: {e}");
+    }
+}
+
+fn text(status: u16, message: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+    Response::from_string(format!("{message}\n"))
+        .with_status_code(StatusCode(status))
+        .with_header(header("Content-Type", "text/plain; charset=utf-8"))
+        .with_header(header("Cache-Control", "no-cache"))
+}
+
+/// A header from names and values we write ourselves.
+fn header(name: &str, value: &str) -> Header {
+    // Our names and values are ASCII without line breaks, which is all
+    // `from_bytes` checks for; the accept key is base64.
+    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("header names and values here are plain ASCII")
+}
+
+fn header_value(request: &Request, name: &str) -> Option<String> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+        .map(|h| h.value.as_str().trim().to_string())
+}
+
+/// A `Sec-WebSocket-Key` is 16 bytes in base64: 22 characters and `==`.
+fn is_websocket_key(key: &str) -> bool {
+    let b = key.as_bytes();
+    b.len() == 24
+        && b[..22].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        && b[22..] == *b"=="
+}
+
+/// Lowercases and drops a trailing `/`, so `http://Example.com:3000/` and
+/// `http://example.com:3000` compare equal.
+fn normalize_origin(origin: &str) -> String {
+    origin.trim().trim_end_matches('/').to_ascii_lowercase()
+}
+
+/// The host name of `host[:port]`, with the loopback names folded into one.
+fn host_name(authority: &str) -> String {
+    let authority = authority.trim().to_ascii_lowercase();
+    let host = if let Some(rest) = authority.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("").to_string()
+    } else {
+        authority.rsplit_once(':').map_or(authority.as_str(), |(h, _)| h).to_string()
+    };
+    match host.as_str() {
+        "localhost" | "127.0.0.1" | "::1" => "localhost".to_string(),
+        _ => host,
+    }
+}
+
+/// SPEC.md section 4: no `Origin` (not a browser), the page's host name equal
+/// to the `Host` header's, or an origin listed in `allowed_origins`.
+pub(crate) fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[String]) -> bool {
+    let Some(origin) = origin else { return true };
+    let normalized = normalize_origin(origin);
+    if allowed.contains(&normalized) {
+        return true;
+    }
+    if normalized == "null" {
+        return false;
+    }
+    let Some((_, authority)) = normalized.split_once("://") else {
+        return false;
+    };
+    let authority = authority.split('/').next().unwrap_or("");
+    match host {
+        Some(host) => !authority.is_empty() && host_name(authority) == host_name(host),
+        None => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        let allowed = vec!["http://dev.example:3000".to_string(), "null".to_string()];
+        // (origin, host, allowed?)
+        let rows: &[(Option<&str>, Option<&str>, bool)] = &[
+            (None, Some("127.0.0.1:8080"), true),
+            (Some("http://127.0.0.1:8080"), Some("127.0.0.1:8080"), true),
+            (Some("http://localhost:3000"), Some("127.0.0.1:8080"), true),
+            (Some("http://[::1]:8080"), Some("localhost:8080"), true),
+            (Some("http://LOCALHOST:8080"), Some("localhost"), true),
+            (Some("http://evil.example"), Some("127.0.0.1:8080"), false),
+            (Some("http://127.0.0.1.evil.example"), Some("127.0.0.1:8080"), false),
+            (Some("http://dev.example:3000"), Some("127.0.0.1:8080"), true),
+            (Some("http://dev.example:3000/"), Some("127.0.0.1:8080"), true),
+            (Some("http://dev.example:3001"), Some("127.0.0.1:8080"), false),
+            (Some("null"), Some("127.0.0.1:8080"), true),
+            (Some("garbage"), Some("127.0.0.1:8080"), false),
+            (Some("http://192.168.1.5:8080"), Some("192.168.1.5:8080"), true),
+            (Some("http://127.0.0.1:8080"), None, false),
+        ];
+        for (origin, host, want) in rows {
+            assert_eq!(origin_allowed(*origin, *host, &allowed), *want, "origin {origin:?} host {host:?}");
+        }
+        assert!(!origin_allowed(Some("null"), Some("localhost"), &[]));
+    }
+
+    #[test]
+    fn websocket_keys() {
+        assert!(is_websocket_key("dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(!is_websocket_key(""));
+        assert!(!is_websocket_key("dGhlIHNhbXBsZSBub25jZQ"));
+        assert!(!is_websocket_key("dGhlIHNhbXBsZSBub25jZQ!="));
+    }
+}
