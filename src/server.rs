@@ -109,9 +109,9 @@ impl Server {
         if !upgrade.eq_ignore_ascii_case("websocket") || !connection.to_ascii_lowercase().contains("upgrade") {
             return respond(
                 request,
-                text(426, "this is the hot-reload WebSocket endpoint: connect with a WebSocket client (the page script /static/js/hotreload.js does)")
-                    .with_header(header("Upgrade", "websocket"))
-                    .with_header(header("Connection", "Upgrade")),
+                // tiny_http drops `Upgrade` and `Connection` from responses,
+                // so the body says what the 426 means.
+                text(426, "this is the hot-reload WebSocket endpoint: connect with a WebSocket client (the page script /static/js/hotreload.js does)"),
             );
         }
         if header_value(&request, "Sec-WebSocket-Version").as_deref() != Some("13") {

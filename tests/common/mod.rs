@@ -1,0 +1,195 @@
+//! Helpers shared by the integration tests: a real server on 127.0.0.1:0
+//! over a temp dir, real WebSocket clients, raw HTTP.
+#![allow(dead_code, reason = "each test file uses a different part of this module")]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hotreload::Config;
+use hotreload::serve::{DevServer, Options};
+use serde_json::Value;
+use tungstenite::client::IntoClientRequest;
+use tungstenite::{Message, WebSocket};
+
+/// Generous bound for anything that should happen "at once": a busy 2-core
+/// machine can stall a thread for a good while.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+pub type Ws = WebSocket<TcpStream>;
+
+/// A dev server over a temp folder, stopped on drop.
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub server: DevServer,
+}
+
+impl TestServer {
+    /// Serves a new temp folder holding `files` (path, content), with
+    /// `tweak` applied to the default config.
+    pub fn start(files: &[(&str, &str)], tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for (path, content) in files {
+            write(&dir.path().join(path), content);
+        }
+        let mut config = Config::default();
+        tweak(&mut config);
+        let mut options = Options::new(dir.path());
+        options.port = 0;
+        options.config = config;
+        // Report paths relative to the served folder, as `hotreload serve .` does.
+        options.config.watch_dirs = if options.config.watch_dirs.is_empty() {
+            vec![hotreload::WatchDir::new(".", dir.path())]
+        } else {
+            options.config.watch_dirs.clone()
+        };
+        let server = DevServer::start(options).expect("server starts");
+        TestServer { dir, server }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// A WebSocket client that has read its `connected` message.
+    pub fn client(&self) -> (Ws, Value) {
+        let mut ws = connect(self.addr(), None).expect("WebSocket connects");
+        let hello = next_message(&mut ws, PATIENCE).expect("a connected message");
+        assert_eq!(hello["type"], "connected", "{hello}");
+        (ws, hello)
+    }
+
+    pub fn status(&self) -> Value {
+        let (code, _, body) = http(self.addr(), "GET /api/v1/hotreload/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        assert_eq!(code, 200, "{body}");
+        serde_json::from_str(&body).expect("status is JSON")
+    }
+}
+
+pub fn write(path: &Path, content: &str) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("create parent dirs");
+    }
+    std::fs::write(path, content).expect("write file");
+}
+
+/// Opens a WebSocket to the hot-reload endpoint, with an `Origin` if given.
+pub fn connect(addr: SocketAddr, origin: Option<&str>) -> Result<Ws, tungstenite::Error> {
+    let mut request = format!("ws://{addr}/ws/hotreload").into_client_request()?;
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("Origin", origin.parse().expect("origin is a valid header value"));
+    }
+    let stream = TcpStream::connect(addr).expect("TCP connect");
+    stream.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
+    match tungstenite::client(request, stream) {
+        Ok((ws, _)) => Ok(ws),
+        Err(tungstenite::HandshakeError::Failure(e)) => Err(e),
+        Err(tungstenite::HandshakeError::Interrupted(_)) => panic!("handshake interrupted"),
+    }
+}
+
+/// The next JSON text message within `within`, skipping pings; `None` if
+/// none came (or the server closed the connection).
+pub fn next_message(ws: &mut Ws, within: Duration) -> Option<Value> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        match ws.read() {
+            Ok(Message::Text(text)) => return Some(serde_json::from_str(&text).expect("text frames are JSON")),
+            Ok(_) => continue,
+            Err(tungstenite::Error::Io(e))
+                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+            {
+                continue;
+            }
+            Err(_) => return None,
+        }
+    }
+    None
+}
+
+/// The next `file_changed` message, failing the test with what came instead.
+pub fn next_change(ws: &mut Ws) -> Value {
+    match next_message(ws, PATIENCE) {
+        Some(m) if m["type"] == "file_changed" => m,
+        other => panic!("expected a file_changed message within {PATIENCE:?}, got {other:?}"),
+    }
+}
+
+/// Asserts that no message arrives for `quiet`.
+pub fn assert_quiet(ws: &mut Ws, quiet: Duration) {
+    if let Some(m) = next_message(ws, quiet) {
+        panic!("expected no more messages for {quiet:?}, got {m}");
+    }
+}
+
+/// `(path, operation)` of every change in a message.
+pub fn changes(message: &Value) -> Vec<(String, String)> {
+    message["changes"]
+        .as_array()
+        .expect("changes is a list")
+        .iter()
+        .map(|c| (c["path"].as_str().unwrap_or("").to_string(), c["operation"].as_str().unwrap_or("").to_string()))
+        .collect()
+}
+
+/// Sends a raw HTTP request; returns status, lowercased header lines and body.
+pub fn http(addr: SocketAddr, request: &str) -> (u16, Vec<String>, String) {
+    let mut stream = TcpStream::connect(addr).expect("TCP connect");
+    stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    stream.write_all(request.as_bytes()).expect("send request");
+    let mut response = Vec::new();
+    // tiny_http keeps upgraded or keep-alive connections open: read what comes.
+    let mut buf = [0u8; 8192];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                response.extend_from_slice(&buf[..n]);
+                if complete(&response) {
+                    break;
+                }
+            }
+            Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.lines();
+    let code = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
+    (code, lines.map(|l| l.to_ascii_lowercase()).collect(), body.to_string())
+}
+
+/// Has a response with a Content-Length arrived whole?
+fn complete(response: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(response);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else { return false };
+    head.lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().ok()))
+        .flatten()
+        .is_some_and(|len| body.len() >= len)
+}
+
+/// A GET request for `path` with the given extra header lines.
+pub fn get(path: &str, headers: &[&str]) -> String {
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    if !headers.iter().any(|h| h.to_ascii_lowercase().starts_with("connection:")) {
+        request.push_str("Connection: close\r\n");
+    }
+    for h in headers {
+        request.push_str(h);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    request
+}

@@ -1,0 +1,73 @@
+//! The library API of SPEC.md section 7: Manager, subscribe, trigger, disabled.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{PATIENCE, TestServer, write};
+use hotreload::{Action, Config, Manager, Operation, WatchDir};
+
+#[test]
+fn subscribers_get_the_same_batches_as_browsers() {
+    let server = TestServer::start(&[("a.css", "a{}")], |_| {});
+    let batches = server.server.manager().subscribe();
+    let (mut ws, _) = server.client();
+    write(&server.path("a.css"), "b{}");
+    let batch = batches.recv_timeout(PATIENCE).expect("a batch");
+    assert_eq!(batch.seq, 1);
+    assert_eq!(batch.action(), Action::Css);
+    assert_eq!(batch.changes[0].path, "a.css");
+    assert_eq!(batch.changes[0].operation, Operation::Modified);
+    assert_eq!(common::next_change(&mut ws)["seq"], 1);
+}
+
+#[test]
+fn trigger_reloads_by_hand() {
+    let server = TestServer::start(&[("a.css", "a{}")], |_| {});
+    let (mut ws, _) = server.client();
+    let batch = server.server.manager().trigger(["personas/bob.md"]).expect("enabled");
+    let msg = common::next_change(&mut ws);
+    assert_eq!(msg["seq"], batch.seq);
+    assert_eq!(msg["action"], "reload");
+    assert_eq!(msg["path"], "personas/bob.md");
+    let empty: [&str; 0] = [];
+    server.server.manager().trigger(empty);
+    let msg = common::next_change(&mut ws);
+    assert_eq!((msg["action"].as_str(), msg["path"].as_str()), (Some("reload"), Some("")));
+}
+
+#[test]
+fn disabled_manager_starts_nothing_and_routes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = Config {
+        enabled: false,
+        watch_dirs: vec![WatchDir::new(".", dir.path())],
+        ..Config::default()
+    };
+    let manager = Manager::new(config).expect("starts");
+    assert!(!manager.is_enabled());
+    assert!(!manager.server().is_enabled());
+    assert!(manager.trigger(["a.css"]).is_none());
+    let batches = manager.subscribe();
+    assert!(batches.recv_timeout(Duration::from_millis(10)).is_err());
+    // Every route is absent: requests come back to the host.
+    let http = tiny_http::Server::http("127.0.0.1:0").expect("bind");
+    let addr = http.server_addr().to_ip().expect("tcp");
+    let asker = std::thread::spawn(move || common::http(addr, &common::get("/api/v1/hotreload/status", &[])));
+    let request = http.recv().expect("a request");
+    let handed_back = manager.server().handle(request).expect("handed back when disabled");
+    handed_back
+        .respond(tiny_http::Response::from_string("host app").with_status_code(404))
+        .expect("respond");
+    let (code, _, body) = asker.join().expect("client thread");
+    assert_eq!((code, body.as_str()), (404, "host app"));
+}
+
+#[test]
+fn watch_dir_labels_are_cleaned_as_the_spec_says() {
+    let base = std::path::Path::new("/srv/app");
+    for (written, label) in [("./web/static", "web/static"), ("web/static/", "web/static"), (".", ""), ("./", ""), ("personas", "personas")] {
+        assert_eq!(WatchDir::new(written, base).label, label, "{written}");
+    }
+    assert_eq!(WatchDir::new("./web", base).path, base.join("./web"));
+}

@@ -1,0 +1,248 @@
+//! Saving a file tells every connected client, once, with the right action.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestServer, assert_quiet, changes, next_change, write};
+
+const SITE: &[(&str, &str)] = &[
+    ("index.html", "<html><body>hi</body></html>"),
+    ("css/app.css", "body { color: red }"),
+    ("js/app.js", "console.log(1)"),
+    ("personas/PERSONA.md", "# Bob"),
+];
+
+fn quiet() -> Duration {
+    Duration::from_millis(800)
+}
+
+#[test]
+fn connect_gets_connected_with_server_id_and_seq() {
+    let server = TestServer::start(SITE, |_| {});
+    let (_ws, hello) = server.client();
+    assert_eq!(hello["message"], "Hot-reload enabled");
+    assert_eq!(hello["seq"], 0);
+    let id = hello["server_id"].as_str().expect("server_id is a string");
+    assert_eq!(id.len(), 8, "server_id {id}");
+}
+
+#[test]
+fn css_write_gives_exactly_one_css_batch() {
+    let server = TestServer::start(SITE, |_| {});
+    let (mut ws, _) = server.client();
+    write(&server.path("css/app.css"), "body { color: blue }");
+    let msg = next_change(&mut ws);
+    assert_eq!(msg["action"], "css", "{msg}");
+    assert_eq!(msg["path"], "css/app.css");
+    assert_eq!(msg["operation"], "modified");
+    assert_eq!(msg["seq"], 1);
+    assert_eq!(msg["truncated"], false);
+    assert!(msg["timestamp"].as_u64().unwrap_or(0) > 1_700_000_000, "{msg}");
+    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())]);
+    assert_quiet(&mut ws, quiet());
+}
+
+#[test]
+fn js_write_gives_reload() {
+    let server = TestServer::start(SITE, |_| {});
+    let (mut ws, _) = server.client();
+    write(&server.path("js/app.js"), "console.log(2)");
+    let msg = next_change(&mut ws);
+    assert_eq!(msg["action"], "reload", "{msg}");
+    assert_eq!(msg["path"], "js/app.js");
+}
+
+#[test]
+fn persona_and_html_writes_reload() {
+    let server = TestServer::start(SITE, |_| {});
+    let (mut ws, _) = server.client();
+    write(&server.path("personas/PERSONA.md"), "# Alice");
+    let msg = next_change(&mut ws);
+    assert_eq!((msg["action"].as_str(), msg["path"].as_str()), (Some("reload"), Some("personas/PERSONA.md")));
+    write(&server.path("index.html"), "<html><body>bye</body></html>");
+    let msg = next_change(&mut ws);
+    assert_eq!((msg["action"].as_str(), msg["seq"].as_u64()), (Some("reload"), Some(2)));
+}
+
+#[test]
+fn ten_writes_within_the_window_give_one_batch() {
+    // A long window, so a slow machine still writes all ten inside it.
+    let server = TestServer::start(SITE, |c| c.debounce_ms = 600);
+    let (mut ws, _) = server.client();
+    for i in 0..10 {
+        write(&server.path("css/app.css"), &format!("body {{ margin: {i}px }}"));
+    }
+    let msg = next_change(&mut ws);
+    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())]);
+    assert_quiet(&mut ws, Duration::from_millis(1500));
+}
+
+#[test]
+fn several_files_in_one_batch_name_each_once() {
+    let server = TestServer::start(SITE, |c| c.debounce_ms = 400);
+    let (mut ws, _) = server.client();
+    write(&server.path("css/app.css"), "a{}");
+    write(&server.path("js/app.js"), "b()");
+    write(&server.path("css/app.css"), "c{}");
+    let msg = next_change(&mut ws);
+    assert_eq!(msg["action"], "reload");
+    assert_eq!(
+        changes(&msg),
+        vec![("css/app.css".into(), "modified".into()), ("js/app.js".into(), "modified".into())]
+    );
+}
+
+#[test]
+fn rename_over_save_names_the_real_file() {
+    let server = TestServer::start(SITE, |_| {});
+    let (mut ws, _) = server.client();
+    // What vim (backupcopy=no) and many editors do: write a temp, rename it over.
+    let tmp = server.path("css/.app.css.swp");
+    std::fs::write(&tmp, "body { color: green }").expect("write temp");
+    std::fs::rename(&tmp, server.path("css/app.css")).expect("rename over");
+    let msg = next_change(&mut ws);
+    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())], "{msg}");
+    assert_eq!(msg["action"], "css");
+    assert_quiet(&mut ws, quiet());
+}
+
+#[test]
+fn unignored_temp_renamed_over_never_appears() {
+    // With no patterns every file counts, so the temp name itself is
+    // reported only if it outlives the batch; here it does not.
+    let server = TestServer::start(SITE, |_| {});
+    let (mut ws, _) = server.client();
+    let tmp = server.path("css/sedX4k2p9");
+    std::fs::write(&tmp, "body { color: teal }").expect("write temp");
+    std::fs::rename(&tmp, server.path("css/app.css")).expect("rename over");
+    let msg = next_change(&mut ws);
+    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())], "{msg}");
+}
+
+#[test]
+fn sed_in_place_gives_one_batch() {
+    let server = TestServer::start(SITE, |_| {});
+    let (mut ws, _) = server.client();
+    let status = std::process::Command::new("sed")
+        .args(["-i", "s/red/purple/"])
+        .arg(server.path("css/app.css"))
+        .status()
+        .expect("sed runs");
+    assert!(status.success());
+    let msg = next_change(&mut ws);
+    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())], "{msg}");
+    assert_quiet(&mut ws, quiet());
+}
+
+#[test]
+fn file_in_a_directory_made_after_start_is_seen() {
+    let server = TestServer::start(SITE, |_| {});
+    let (mut ws, _) = server.client();
+    std::fs::create_dir_all(server.path("new/deeper")).expect("mkdir");
+    write(&server.path("new/deeper/late.css"), "p{}");
+    let msg = next_change(&mut ws);
+    assert_eq!(changes(&msg), vec![("new/deeper/late.css".into(), "created".into())], "{msg}");
+    // And the new directory stays watched.
+    write(&server.path("new/deeper/late.css"), "p{color:red}");
+    let msg = next_change(&mut ws);
+    assert_eq!(changes(&msg), vec![("new/deeper/late.css".into(), "modified".into())], "{msg}");
+}
+
+#[test]
+fn delete_says_deleted_and_move_says_renamed_and_created() {
+    let server = TestServer::start(SITE, |_| {});
+    let (mut ws, _) = server.client();
+    std::fs::remove_file(server.path("js/app.js")).expect("delete");
+    let msg = next_change(&mut ws);
+    assert_eq!(changes(&msg), vec![("js/app.js".into(), "deleted".into())], "{msg}");
+    assert_eq!(msg["action"], "reload");
+    std::fs::rename(server.path("css/app.css"), server.path("css/main.css")).expect("move");
+    let msg = next_change(&mut ws);
+    assert_eq!(
+        changes(&msg),
+        vec![("css/app.css".into(), "renamed".into()), ("css/main.css".into(), "created".into())],
+        "{msg}"
+    );
+}
+
+#[test]
+fn create_then_delete_within_a_batch_is_nothing() {
+    let server = TestServer::start(SITE, |c| c.debounce_ms = 300);
+    let (mut ws, _) = server.client();
+    write(&server.path("css/flash.css"), "x{}");
+    std::fs::remove_file(server.path("css/flash.css")).expect("delete");
+    write(&server.path("css/app.css"), "y{}");
+    let msg = next_change(&mut ws);
+    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())], "{msg}");
+}
+
+#[test]
+fn ignored_and_unmatched_files_give_nothing() {
+    let server = TestServer::start(SITE, |c| {
+        c.patterns = vec!["*.css".into(), "*.js".into()];
+        c.ignore = vec!["vendor".into()];
+    });
+    let (mut ws, _) = server.client();
+    write(&server.path("notes.txt"), "unmatched");
+    write(&server.path("vendor/lib.css"), "ignored dir");
+    write(&server.path("node_modules/pkg/index.js"), "default ignore");
+    write(&server.path("css/app.css~"), "backup file");
+    write(&server.path(".git/HEAD"), "ref");
+    assert_quiet(&mut ws, Duration::from_millis(1200));
+    // The watcher is alive: a matching file still comes through.
+    write(&server.path("css/app.css"), "z{}");
+    let msg = next_change(&mut ws);
+    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())], "{msg}");
+}
+
+#[test]
+fn every_client_gets_every_batch_with_growing_seq() {
+    let server = TestServer::start(SITE, |_| {});
+    let mut clients: Vec<_> = (0..5).map(|_| server.client().0).collect();
+    for round in 1..=3u64 {
+        write(&server.path("css/app.css"), &format!("a{{z-index:{round}}}"));
+        for ws in &mut clients {
+            assert_eq!(next_change(ws)["seq"], round);
+        }
+    }
+    // A client that connects now is told where the count stands.
+    let (_late, hello) = server.client();
+    assert_eq!(hello["seq"], 3);
+}
+
+#[test]
+fn deleted_and_recreated_watch_dir_keeps_working() {
+    // Watch a sub folder, delete it whole, make it again (a build output).
+    let root = tempfile::tempdir().expect("temp dir");
+    write(&root.path().join("web/app.css"), "a{}");
+    let mut options = hotreload::serve::Options::new(root.path());
+    options.port = 0;
+    options.config.watch_dirs = vec![hotreload::WatchDir::new("web", root.path())];
+    let server = hotreload::serve::DevServer::start(options).expect("starts");
+    let mut ws = common::connect(server.local_addr(), None).expect("connect");
+    assert!(common::next_message(&mut ws, common::PATIENCE).is_some());
+    std::fs::remove_dir_all(root.path().join("web")).expect("rm -rf");
+    let msg = next_change(&mut ws);
+    assert_eq!(changes(&msg), vec![("web/app.css".into(), "deleted".into())], "{msg}");
+    write(&root.path().join("web/app.css"), "b{}");
+    let msg = next_change(&mut ws);
+    assert_eq!(changes(&msg), vec![("web/app.css".into(), "created".into())], "{msg}");
+    write(&root.path().join("web/app.css"), "c{}");
+    let msg = next_change(&mut ws);
+    assert_eq!(changes(&msg), vec![("web/app.css".into(), "modified".into())], "{msg}");
+}
+
+#[test]
+fn watch_dir_missing_at_start_is_picked_up_when_it_appears() {
+    let root = tempfile::tempdir().expect("temp dir");
+    let mut options = hotreload::serve::Options::new(root.path());
+    options.port = 0;
+    options.config.watch_dirs = vec![hotreload::WatchDir::new("later/web", root.path())];
+    let server = hotreload::serve::DevServer::start(options).expect("starts without the dir");
+    let mut ws = common::connect(server.local_addr(), None).expect("connect");
+    assert!(common::next_message(&mut ws, common::PATIENCE).is_some());
+    write(&root.path().join("later/web/app.css"), "a{}");
+    let msg = next_change(&mut ws);
+    assert_eq!(changes(&msg), vec![("later/web/app.css".into(), "created".into())], "{msg}");
+}
