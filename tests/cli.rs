@@ -1,0 +1,304 @@
+//! The `hotreload` binary as a user runs it: serve, status, init, flags, signals.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{PATIENCE, changes, connect, next_change, next_message, write};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotreload"));
+    cmd.env_remove("HOT_RELOAD_ENABLED");
+    cmd
+}
+
+fn run(args: &[&str], dir: &Path) -> Output {
+    bin().args(args).current_dir(dir).output().expect("binary runs")
+}
+
+/// A running `hotreload serve`, killed on drop if a test fails midway.
+struct Running {
+    child: Child,
+    url: String,
+    addr: std::net::SocketAddr,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary with `args` in `dir` and waits for its ready line.
+fn serve(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Running {
+    let mut child = bin()
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("a ready line");
+    let start = line.find("http://").unwrap_or_else(|| panic!("no URL in ready line {line:?}"));
+    let url = line[start..].trim().to_string();
+    let addr = url.trim_start_matches("http://").trim_end_matches('/').parse().expect("URL has host:port");
+    Running { child, url, addr }
+}
+
+fn sigterm(child: &Child) {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    assert!(status.success());
+}
+
+fn site() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(&dir.path().join("index.html"), "<html><body><h1>hi</h1></body></html>");
+    write(&dir.path().join("css/app.css"), "h1 { color: red }");
+    dir
+}
+
+#[test]
+fn help_and_version() {
+    let dir = site();
+    let help = run(&["--help"], dir.path());
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for word in ["serve", "status", "init", "--port", "--watch", "--pattern", "--ignore", "--debounce", "--no-inject", "HOT_RELOAD_ENABLED"] {
+        assert!(text.contains(word), "--help does not mention {word}:\n{text}");
+    }
+    let version = run(&["--version"], dir.path());
+    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("hotreload {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn bad_usage_exits_2_with_a_pointer_to_help() {
+    let dir = site();
+    for args in [&["--bogus"][..], &["--port", "http"], &["--port"], &["a", "b"], &["status", "--nope"], &["--no-inject=yes"]] {
+        let out = run(args, dir.path());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("error:") && err.contains("--help"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn serve_reloads_and_stops_cleanly_on_sigterm() {
+    let dir = site();
+    let mut server = serve(&["serve", ".", "--port", "0"], dir.path(), &[]);
+    assert!(server.url.starts_with("http://127.0.0.1:"), "{}", server.url);
+    let (code, _, body) = common::http(server.addr, &common::get("/", &[]));
+    assert_eq!(code, 200);
+    assert!(body.contains("<script src=\"/static/js/hotreload.js\"></script></body>"), "{body}");
+
+    let mut ws = connect(server.addr, None).expect("connect");
+    assert_eq!(next_message(&mut ws, PATIENCE).expect("hello")["type"], "connected");
+    write(&dir.path().join("css/app.css"), "h1 { color: blue }");
+    let msg = next_change(&mut ws);
+    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())], "`serve .` reports paths inside it");
+    assert_eq!(msg["action"], "css");
+
+    let asked = Instant::now();
+    sigterm(&server.child);
+    let frame = loop {
+        match ws.read() {
+            Ok(tungstenite::Message::Close(frame)) => break frame,
+            Ok(_) => continue,
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && asked.elapsed() < PATIENCE => continue,
+            Err(e) => panic!("expected a close frame, got {e}"),
+        }
+    };
+    assert_eq!(frame.map(|f| u16::from(f.code)), Some(1001));
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "still running {PATIENCE:?} after SIGTERM");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(0));
+    eprintln!("exited {:?} after SIGTERM", asked.elapsed());
+}
+
+#[test]
+fn serve_dir_reports_paths_under_the_dir_name_and_ctrl_c_exits_0() {
+    let dir = site();
+    write(&dir.path().join("web/app.css"), "a{}");
+    let mut server = serve(&["web", "--port=0", "--pattern", "*.css"], dir.path(), &[]);
+    let mut ws = connect(server.addr, None).expect("connect");
+    assert!(next_message(&mut ws, PATIENCE).is_some());
+    write(&dir.path().join("web/app.css"), "b{}");
+    assert_eq!(changes(&next_change(&mut ws)), vec![("web/app.css".into(), "modified".into())]);
+    let status = Command::new("kill").args(["-INT", &server.child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            assert_eq!(status.code(), Some(0));
+            break;
+        }
+        assert!(Instant::now() < deadline, "still running after SIGINT");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn hot_reload_enabled_false_serves_files_only() {
+    let dir = site();
+    let server = serve(&["--port", "0"], dir.path(), &[("HOT_RELOAD_ENABLED", "false")]);
+    let (code, _, body) = common::http(server.addr, &common::get("/", &[]));
+    assert_eq!(code, 200);
+    assert!(!body.contains("hotreload.js"), "script injected while disabled: {body}");
+    for path in ["/ws/hotreload", "/api/v1/hotreload/status", "/static/js/hotreload.js"] {
+        let (code, _, _) = common::http(server.addr, &common::get(path, &[]));
+        assert_eq!(code, 404, "{path} exists while disabled");
+    }
+    let status = run(&["status", "--url", &server.url], dir.path());
+    assert_eq!(status.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&status.stderr).contains("not enabled"));
+}
+
+#[test]
+fn no_inject_leaves_pages_alone() {
+    let dir = site();
+    let server = serve(&["--port", "0", "--no-inject"], dir.path(), &[]);
+    let (_, _, body) = common::http(server.addr, &common::get("/", &[]));
+    assert_eq!(body, "<html><body><h1>hi</h1></body></html>");
+}
+
+#[test]
+fn status_for_people_and_as_json() {
+    let dir = site();
+    let server = serve(&["--port", "0"], dir.path(), &[]);
+    let _ws = connect(server.addr, None).expect("connect");
+    let out = run(&["status", "--url", &server.url], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("clients:   1 connected"), "{text}");
+    let out = run(&["status", "--json", "--url", &server.url], dir.path());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    assert_eq!(json["connected_clients"], 1);
+}
+
+#[test]
+fn status_with_nothing_listening_exits_1() {
+    let dir = site();
+    // Bind and drop to find a port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let out = run(&["status", "--url", &format!("http://127.0.0.1:{port}/")], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no hotreload server answers"));
+}
+
+#[test]
+fn port_in_use_exits_1_with_the_fix() {
+    let dir = site();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let out = run(&["--port", &port], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot listen on 127.0.0.1:") && err.contains("--port 0"), "{err}");
+}
+
+#[test]
+fn init_writes_a_config_that_serve_reads_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = run(&["init"], dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let written = std::fs::read_to_string(dir.path().join("config.yaml")).expect("config.yaml written");
+    assert_eq!(written, hotreload::config::TEMPLATE);
+    let again = run(&["init"], dir.path());
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    assert!(run(&["init", "--force"], dir.path()).status.success());
+    hotreload::Config::from_file(dir.path().join("config.yaml")).expect("the template parses");
+}
+
+#[test]
+fn bad_config_exits_2_naming_file_line_and_key() {
+    let dir = site();
+    write(&dir.path().join("bad.yaml"), "hot_reload:\n  enabled: true\n  debounce: 50\n");
+    let out = run(&["--config", "bad.yaml", "--port", "0"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.yaml:3") && err.contains("debounce") && err.contains("debounce_ms"), "{err}");
+
+    let out = run(&["--config", "missing.yaml"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing.yaml") && err.contains("hotreload init"), "{err}");
+
+    let out = run(&["--pattern", "[*.css", "--port", "0"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn the_seed_config_example_serves_its_watch_dirs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(
+        &dir.path().join("config.yaml"),
+        "server:\n  port: 9999\nhot_reload:\n  enabled: true\n  watch_dirs: [\"./web/static\", \"./personas\"]\n  patterns: [\"*.html\", \"*.css\", \"*.js\", \"*.md\", \"PERSONA.md\"]\n",
+    );
+    write(&dir.path().join("web/static/index.html"), "<body>x</body>");
+    write(&dir.path().join("personas/bob/PERSONA.md"), "# Bob");
+    let server = serve(&["web/static", "--port", "0"], dir.path(), &[]);
+    let mut ws = connect(server.addr, None).expect("connect");
+    assert!(next_message(&mut ws, PATIENCE).is_some());
+    write(&dir.path().join("personas/bob/PERSONA.md"), "# Robert");
+    let msg = next_change(&mut ws);
+    assert_eq!(changes(&msg), vec![("personas/bob/PERSONA.md".into(), "modified".into())]);
+    assert_eq!(msg["action"], "reload");
+    write(&dir.path().join("web/static/notes.txt"), "not matched");
+    common::assert_quiet(&mut ws, Duration::from_millis(800));
+}
+
+#[test]
+fn embed_example_mounts_hot_reload_beside_its_routes() {
+    // Built by `cargo test` beside this test's binary: target/<profile>/examples/embed.
+    let exe = std::env::current_exe().expect("test exe");
+    let example = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join("examples/embed");
+    assert!(example.exists(), "build the examples first: {}", example.display());
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut child = Command::new(&example)
+        .current_dir(root)
+        .env_remove("HOT_RELOAD_ENABLED")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("example starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
+    let addr: std::net::SocketAddr = line.trim().trim_start_matches("embed example at http://").trim_end_matches('/').parse().expect("addr");
+    let (code, _, body) = common::http(addr, &common::get("/", &[]));
+    assert_eq!(code, 200);
+    assert!(body.contains("/static/js/hotreload.js") && body.contains("Hot reload is on"), "{body}");
+    let (code, _, _) = common::http(addr, &common::get("/static/js/hotreload.js", &[]));
+    assert_eq!(code, 200);
+    let (code, _, body) = common::http(addr, &common::get("/api/v1/hotreload/status", &[]));
+    assert_eq!(code, 200, "{body}");
+    let mut ws = connect(addr, None).expect("connect");
+    assert_eq!(next_message(&mut ws, PATIENCE).expect("hello")["type"], "connected");
+    let (code, _, _) = common::http(addr, &common::get("/nope", &[]));
+    assert_eq!(code, 404);
+    let _ = common::http(addr, &common::get("/quit", &[]));
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success());
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("example did not stop after /quit");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
