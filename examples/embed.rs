@@ -22,7 +22,12 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         Some(file) => Config::from_file(file)?,
         None => Config {
             watch_dirs: vec![hotreload::WatchDir::new("demo", std::path::Path::new("."))],
-            patterns: vec!["*.html".into(), "*.css".into(), "*.js".into(), "*.md".into()],
+            patterns: vec![
+                "*.html".into(),
+                "*.css".into(),
+                "*.js".into(),
+                "*.md".into(),
+            ],
             ..Config::default()
         },
     };

@@ -114,7 +114,9 @@ impl Hub {
 
     fn lock(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves plain data behind; keep serving.
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn server_id(&self) -> &str {
@@ -168,7 +170,10 @@ impl Hub {
                 let _ = start.send(socket);
                 state.clients.insert(id, tx);
                 state.threads.insert(id, thread);
-                log::debug!("[HotReload] client {id} connected ({} now)", state.clients.len());
+                log::debug!(
+                    "[HotReload] client {id} connected ({} now)",
+                    state.clients.len()
+                );
                 Ok(id)
             }
             Err(e) => {
@@ -192,17 +197,17 @@ impl Hub {
         };
         let text = Message::Text(Utf8Bytes::from(protocol::file_changed_message(&batch)));
         let mut stalled = Vec::new();
-        state.clients.retain(|id, tx| match tx.try_send(text.clone()) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                stalled.push(*id);
-                false
-            }
-            Err(TrySendError::Disconnected(_)) => false,
-        });
         state
-            .subscribers
-            .retain(|s| s.send(batch.clone()).is_ok());
+            .clients
+            .retain(|id, tx| match tx.try_send(text.clone()) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    stalled.push(*id);
+                    false
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            });
+        state.subscribers.retain(|s| s.send(batch.clone()).is_ok());
         state.last = Some(batch.clone());
         let clients = state.clients.len();
         drop(state);
@@ -247,7 +252,10 @@ impl Hub {
     fn forget(&self, id: u64) {
         let mut state = self.lock();
         if state.clients.remove(&id).is_some() {
-            log::debug!("[HotReload] client {id} disconnected ({} left)", state.clients.len());
+            log::debug!(
+                "[HotReload] client {id} disconnected ({} left)",
+                state.clients.len()
+            );
         }
     }
 
@@ -271,7 +279,9 @@ impl Hub {
                     log::error!("[HotReload] client thread {id} panicked");
                 }
             } else {
-                log::warn!("[HotReload] client {id} did not take its close frame in time; leaving its thread");
+                log::warn!(
+                    "[HotReload] client {id} did not take its close frame in time; leaving its thread"
+                );
                 stuck += 1;
             }
         }

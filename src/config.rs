@@ -118,120 +118,14 @@ impl Config {
     /// Parses the `hot_reload` section of YAML text that came from `file`
     /// (used in messages, and its directory resolves relative `watch_dirs`).
     pub fn from_yaml(text: &str, file: &Path) -> Result<Config, Error> {
-        let at =
-            |pos: Option<(usize, usize)>, key: Option<String>, problem: String, fix: String| {
-                Error::Config {
-                    file: file.to_path_buf(),
-                    line: pos.map(|p| p.0),
-                    column: pos.map(|p| p.1),
-                    key,
-                    problem,
-                    fix,
-                }
-            };
-
         // 1. The shape of the document: syntax, top level, the section itself.
-        if !has_content(text) {
-            return Err(at(
-                None,
-                None,
-                "the file is empty (nothing but blank lines or comments)".into(),
-                "add a `hot_reload:` section, or run `hotreload init` to write a commented config.yaml"
-                    .into(),
-            ));
-        }
-        let shape = serde_yaml::from_str::<Shape>(text).map_err(|e| yaml_error(&e, text, file))?;
-        let (top_keys, sections) = match shape {
-            Shape::Map { keys, sections } => (keys, sections),
-            Shape::Other(found) => {
-                return Err(at(
-                    locate(text, &[], false, 0),
-                    None,
-                    format!("the top level of the file is {found}, not a mapping of sections"),
-                    "start a line with `hot_reload:` and indent its keys under it by two spaces (`hotreload init` writes an example)"
-                        .into(),
-                ));
-            }
-        };
-        let entries = match sections.as_slice() {
-            [] => return Err(missing_section(text, file, &top_keys)),
-            [_, _, ..] => {
-                let first = locate(text, &[Seg::Key(SECTION)], true, 0);
-                return Err(at(
-                    locate(text, &[Seg::Key(SECTION)], true, 1),
-                    Some(SECTION.into()),
-                    format!("the `hot_reload` section appears twice{}", also_on(first)),
-                    "merge the two sections into one".into(),
-                ));
-            }
-            [Section::Null] => {
-                misindented_keys(text, file, &top_keys)?;
-                Vec::new()
-            }
-            [Section::Other(found)] => {
-                return Err(at(
-                    locate(text, &[Seg::Key(SECTION)], false, 0),
-                    Some(SECTION.into()),
-                    format!("expected a mapping of settings, found {found}"),
-                    "put the settings on their own lines under `hot_reload:`, indented by two spaces, like `  enabled: true`"
-                        .into(),
-                ));
-            }
-            [Section::Map(entries)] => entries.clone(),
-        };
-        for (i, (key, _)) in entries.iter().enumerate() {
-            if entries[..i].iter().any(|(k, _)| k == key) {
-                if let Value::String(name) = key {
-                    let first = locate(text, &[Seg::Key(SECTION), Seg::Key(name)], true, 0);
-                    return Err(at(
-                        locate(text, &[Seg::Key(SECTION), Seg::Key(name)], true, 1),
-                        Some(format!("{SECTION}.{name}")),
-                        format!("`{name}` is set twice{}", also_on(first)),
-                        "keep one of the two lines".into(),
-                    ));
-                }
-            }
-        }
-
-        // 2. Keys and types, straight from the text so errors carry a position.
+        let entries = section_entries(text, file)?;
+        // 2. Keys and types, read straight from the text so errors have a position.
         let raw = match serde_yaml::from_str::<RawTop>(text) {
             Ok(top) => top.hot_reload.unwrap_or_default(),
-            Err(e) => return Err(raw_error(&e, &entries, text, file)),
+            Err(e) => return Err(raw_error(&e, &entries, file)),
         };
-        for (key, value) in &entries {
-            if let (Value::String(name), Value::Null) = (key, value) {
-                if let Some(info) = key_info(name) {
-                    return Err(at(
-                        locate(text, &[Seg::Key(SECTION), Seg::Key(name)], true, 0),
-                        Some(format!("{SECTION}.{name}")),
-                        "has no value".into(),
-                        format!(
-                            "give it a value, like `{}`, or delete the line to use the default",
-                            info.example
-                        ),
-                    ));
-                }
-            }
-        }
-        if let Some(i) = raw
-            .watch_dirs
-            .iter()
-            .flatten()
-            .position(|d| d.trim().is_empty())
-        {
-            return Err(at(
-                locate(
-                    text,
-                    &[Seg::Key(SECTION), Seg::Key("watch_dirs"), Seg::Index(i)],
-                    false,
-                    0,
-                ),
-                Some(format!("{SECTION}.watch_dirs")),
-                format!("item {} is an empty folder name", i + 1),
-                "remove it, or write a folder such as \".\" or \"./web/static\"".into(),
-            ));
-        }
-
+        check_written(&raw, &entries, text, file)?;
         // 3. Build, then check what parsed but cannot work.
         let base = match file.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
@@ -253,7 +147,7 @@ impl Config {
             client_buffer: raw.client_buffer.unwrap_or(defaults.client_buffer),
             heartbeat_ms: raw.heartbeat_ms.unwrap_or(defaults.heartbeat_ms),
             max_clients: raw.max_clients.unwrap_or(defaults.max_clients),
-            // A YAML `null` item (unquoted) means the origin `null`.
+            // An unquoted YAML `null` item means the origin `null`.
             allowed_origins: raw
                 .allowed_origins
                 .unwrap_or_default()
@@ -274,23 +168,23 @@ impl Config {
             path.extend(p.index.map(Seg::Index));
             let mut key = p.key;
             let mut pos = locate(text, &path, false, 0);
-            if pos.is_none() {
-                if let Some(alt) = p.alt {
-                    pos = locate(text, &[Seg::Key(SECTION), Seg::Key(alt)], false, 0);
-                    key = alt;
-                }
+            if pos.is_none()
+                && let Some(alt) = p.alt
+            {
+                pos = locate(text, &[Seg::Key(SECTION), Seg::Key(alt)], false, 0);
+                key = alt;
             }
-            return Err(at(pos, Some(format!("{SECTION}.{key}")), p.problem, p.fix));
+            let key = Some(format!("{SECTION}.{key}"));
+            return Err(config_error(file, pos, key, p.problem, p.fix));
         }
         Ok(config)
     }
 
     /// Checks values that parse but cannot work (bad globs, zero buffers).
-    ///
-    /// [`Config::from_yaml`] runs this itself; call it again after changing
-    /// fields (the binary does after merging command-line flags). Errors name
-    /// [`source`](Config::source), or `<command line>` when it is `None`.
     pub fn validate(&self) -> Result<(), Error> {
+        // `from_yaml` runs these checks itself (pointing at the line); the
+        // binary runs them again after merging its flags, and a `source` of
+        // `None` then means the values came from the command line.
         self.check().map_err(|p| {
             let file = match &self.source {
                 Some(file) => file.clone(),
@@ -333,7 +227,7 @@ impl Config {
                     self.max_wait_ms, self.debounce_ms
                 ),
                 format!(
-                    "raise max_wait_ms to at least {}, or lower debounce_ms",
+                    "set max_wait_ms to at least {} (its default is 1000), or lower debounce_ms",
                     self.debounce_ms
                 ),
             );
@@ -412,15 +306,14 @@ impl Config {
     /// Applies `HOT_RELOAD_ENABLED` (`false`/`0`/`no`/`off` turn hot reload
     /// off, `true`/`1`/`yes`/`on` on), whatever the file said.
     pub fn apply_env(&mut self) {
-        match std::env::var("HOT_RELOAD_ENABLED") {
-            Ok(v) => match v.trim().to_ascii_lowercase().as_str() {
+        if let Ok(v) = std::env::var("HOT_RELOAD_ENABLED") {
+            match v.trim().to_ascii_lowercase().as_str() {
                 "false" | "0" | "no" | "off" => self.enabled = false,
                 "true" | "1" | "yes" | "on" => self.enabled = true,
                 other => log::warn!(
                     "[HotReload] ignoring HOT_RELOAD_ENABLED={other:?}: use false or true"
                 ),
-            },
-            Err(_) => {}
+            }
         }
     }
 }
@@ -618,223 +511,24 @@ fn key_list() -> String {
     format!("Keys under hot_reload: {}", names.join(", "))
 }
 
-/// A known key close to an unknown one: same letters once case, `-` and `_`
-/// are set aside, a missing `_ms`, a common synonym, or a typo or two.
-fn suggest(unknown: &str) -> Option<&'static str> {
-    const SYNONYMS: &[(&str, &str)] = &[
-        ("watch", "watch_dirs"),
-        ("dirs", "watch_dirs"),
-        ("directories", "watch_dirs"),
-        ("watch_directories", "watch_dirs"),
-        ("paths", "watch_dirs"),
-        ("watch_paths", "watch_dirs"),
-        ("include", "patterns"),
-        ("globs", "patterns"),
-        ("files", "patterns"),
-        ("exclude", "ignore"),
-        ("excludes", "ignore"),
-        ("ignored", "ignore"),
-        ("delay", "debounce_ms"),
-        ("wait", "debounce_ms"),
-        ("origins", "allowed_origins"),
-        ("cors", "allowed_origins"),
-        ("buffer", "client_buffer"),
-        ("clients", "max_clients"),
-        ("interval", "heartbeat_ms"),
-        ("ping", "heartbeat_ms"),
-        ("ping_ms", "heartbeat_ms"),
-        ("address", "host"),
-        ("addr", "host"),
-        ("bind", "host"),
-        ("listen", "host"),
-        ("dir", "root"),
-        ("serve", "root"),
-        ("static_dir", "root"),
-        ("enable", "enabled"),
-        ("on", "enabled"),
-        ("inject_script", "inject"),
-    ];
-    let word = unknown
-        .trim()
-        .to_ascii_lowercase()
-        .replace(['-', ' ', '.'], "_");
-    let squash = |s: &str| s.replace('_', "");
-    for k in KEYS {
-        if word == k.name || format!("{word}_ms") == k.name || squash(&word) == squash(k.name) {
-            return Some(k.name);
-        }
-    }
-    if let Some((_, k)) = SYNONYMS.iter().find(|(w, _)| *w == word) {
-        return Some(k);
-    }
-    KEYS.iter()
-        .map(|k| (edit_distance(&word, k.name), k.name))
-        .filter(|(d, k)| *d <= 2 || *d * 3 <= k.len())
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
-}
+// Step 1: the shape of the document, read loosely so any file gets a clear message.
 
-/// Levenshtein distance, by characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diag = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let next = (diag + usize::from(ca != *cb))
-                .min(row[j] + 1)
-                .min(row[j + 1] + 1);
-            diag = row[j + 1];
-            row[j + 1] = next;
-        }
+/// A config error at a position (line, column), when known.
+fn config_error(
+    file: &Path,
+    pos: Option<(usize, usize)>,
+    key: Option<String>,
+    problem: impl Into<String>,
+    fix: impl Into<String>,
+) -> Error {
+    Error::Config {
+        file: file.to_path_buf(),
+        line: pos.map(|p| p.0),
+        column: pos.map(|p| p.1),
+        key,
+        problem: problem.into(),
+        fix: fix.into(),
     }
-    row[b.len()]
-}
-
-/// A value that parsed but cannot work, before it has a file and a line.
-struct Problem {
-    /// The field under `hot_reload`.
-    key: &'static str,
-    /// The list item at fault, 0-based.
-    index: Option<usize>,
-    /// A field to point at instead when `key` is not in the file.
-    alt: Option<&'static str>,
-    problem: String,
-    fix: String,
-}
-
-impl Problem {
-    fn new(key: &'static str, problem: impl Into<String>, fix: impl Into<String>) -> Problem {
-        Problem {
-            key,
-            index: None,
-            alt: None,
-            problem: problem.into(),
-            fix: fix.into(),
-        }
-    }
-
-    fn item(mut self, index: usize) -> Problem {
-        self.index = Some(index);
-        self
-    }
-}
-
-fn check_globs(key: &'static str, globs: &[String]) -> Result<(), Problem> {
-    for (i, glob) in globs.iter().enumerate() {
-        if glob.is_empty() {
-            let fix = if key == "patterns" {
-                "remove it; to match every file, leave the list empty: `patterns: []`"
-            } else {
-                "remove it"
-            };
-            return Err(Problem::new(key, format!("item {} is an empty glob", i + 1), fix).item(i));
-        }
-        if let Err(e) = glob::Pattern::new(glob) {
-            let fix = if e.msg.contains("range") {
-                "close the `[` with `]`, or write `[[]` to match a literal `["
-            } else if e.msg.contains("single path") {
-                "`**` must be a whole path segment, as in `**/*.js`; use `*` inside a name"
-            } else if e.msg.contains("either regular") {
-                "use `*` (within a name) or `**` (any folders), never three or more"
-            } else {
-                "globs use `*`, `?`, `[abc]` and `**/`"
-            };
-            return Err(Problem::new(
-                key,
-                format!(
-                    "invalid glob `{glob}`: {} (near character {})",
-                    e.msg,
-                    e.pos + 1
-                ),
-                fix,
-            )
-            .item(i));
-        }
-    }
-    Ok(())
-}
-
-/// `null`, or `http(s)://host[:port]` with nothing after it.
-fn check_origin(origin: &str) -> Result<(), (String, String)> {
-    let bad = |why: &str, fix: String| Err((format!("`{origin}` {why}"), fix));
-    if origin == "null" {
-        return Ok(());
-    }
-    if origin == "*" {
-        return bad(
-            "is a wildcard, which is not supported",
-            "list each page origin, like \"http://localhost:3000\"".into(),
-        );
-    }
-    let Some((scheme, rest)) = origin.split_once("://") else {
-        return bad(
-            "has no scheme",
-            format!("write the origin with its scheme, like \"http://{origin}\""),
-        );
-    };
-    if scheme != "http" && scheme != "https" {
-        return bad(
-            "is not an http or https origin",
-            "write it like \"http://localhost:3000\", or \"null\" for pages opened from files"
-                .into(),
-        );
-    }
-    if let Some(cut) = rest.find(['/', '?', '#']) {
-        return bad(
-            "has a path; an origin is only scheme, host and port",
-            format!("write \"{scheme}://{}\"", &rest[..cut]),
-        );
-    }
-    let (host, port) = if let Some(after) = rest.strip_prefix('[') {
-        match after.split_once(']') {
-            Some((ip, tail))
-                if !ip.is_empty()
-                    && ip
-                        .chars()
-                        .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.') =>
-            {
-                (
-                    ip,
-                    tail.strip_prefix(':')
-                        .map(Some)
-                        .unwrap_or(if tail.is_empty() { None } else { Some("") }),
-                )
-            }
-            _ => {
-                return bad(
-                    "has an invalid bracketed address",
-                    "write an IPv6 origin like \"http://[::1]:3000\"".into(),
-                );
-            }
-        }
-    } else {
-        match rest.rsplit_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (rest, None),
-        }
-    };
-    let host_ok = !host.is_empty()
-        && (rest.starts_with('[')
-            || host
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_'));
-    if !host_ok {
-        return bad(
-            "has no valid host name",
-            "write it like \"http://localhost:3000\"".into(),
-        );
-    }
-    if let Some(port) = port {
-        if !port.parse::<u16>().is_ok_and(|p| p > 0) || port.starts_with('+') {
-            return bad(
-                "has an invalid port",
-                format!("use a port from 1 to 65535, like \"{scheme}://{host}:3000\""),
-            );
-        }
-    }
-    Ok(())
 }
 
 /// True when the text holds more than blank lines, comments and `---`/`...`.
@@ -843,6 +537,83 @@ fn has_content(text: &str) -> bool {
         let line = line.trim_start_matches('\u{feff}').trim();
         !(line.is_empty() || line.starts_with('#') || line == "---" || line == "...")
     })
+}
+
+/// Reads the document's shape and returns the entries of its one
+/// `hot_reload` mapping, in order, duplicates checked.
+fn section_entries(text: &str, file: &Path) -> Result<Vec<(Value, Value)>, Error> {
+    if !has_content(text) {
+        return Err(config_error(
+            file,
+            None,
+            None,
+            "the file is empty (nothing but blank lines or comments)",
+            "add a `hot_reload:` section, or run `hotreload init` to write a commented config.yaml",
+        ));
+    }
+    let shape = serde_yaml::from_str::<Shape>(text).map_err(|e| yaml_error(&e, text, file))?;
+    let (top_keys, sections) = match shape {
+        Shape::Map { keys, sections } => (keys, sections),
+        Shape::Other(found) => {
+            return Err(config_error(
+                file,
+                locate(text, &[], false, 0),
+                None,
+                format!("the top level of the file is {found}, not a mapping of sections"),
+                "start a line with `hot_reload:` and indent its keys under it by two spaces (`hotreload init` writes an example)",
+            ));
+        }
+    };
+    let key = Some(SECTION.to_string());
+    let entries = match sections.as_slice() {
+        [] => return Err(missing_section(text, file, &top_keys)),
+        [_, _, ..] => {
+            let first = locate(text, &[Seg::Key(SECTION)], true, 0);
+            return Err(config_error(
+                file,
+                locate(text, &[Seg::Key(SECTION)], true, 1),
+                key,
+                format!("the `hot_reload` section appears twice{}", also_on(first)),
+                "merge the two sections into one",
+            ));
+        }
+        [Section::Null] => {
+            misindented_keys(text, file, &top_keys)?;
+            Vec::new()
+        }
+        [Section::Other(found)] => {
+            let fix = match found {
+                Value::Bool(on) => {
+                    format!("write `hot_reload:` alone on its line and `  enabled: {on}` under it")
+                }
+                _ => "put the settings on their own lines under `hot_reload:`, indented by two spaces, like `  enabled: true`"
+                    .into(),
+            };
+            return Err(config_error(
+                file,
+                locate(text, &[Seg::Key(SECTION)], false, 0),
+                key,
+                format!("expected a mapping of settings, found {}", describe(found)),
+                fix,
+            ));
+        }
+        [Section::Map(entries)] => entries.clone(),
+    };
+    for (i, (key, _)) in entries.iter().enumerate() {
+        if entries[..i].iter().any(|(k, _)| k == key)
+            && let Value::String(name) = key
+        {
+            let first = locate(text, &[Seg::Key(SECTION), Seg::Key(name)], true, 0);
+            return Err(config_error(
+                file,
+                locate(text, &[Seg::Key(SECTION), Seg::Key(name)], true, 1),
+                Some(format!("{SECTION}.{name}")),
+                format!("`{name}` is set twice{}", also_on(first)),
+                "keep one of the two lines",
+            ));
+        }
+    }
+    Ok(entries)
 }
 
 /// The top level of the document, read just far enough to check its shape.
@@ -862,8 +633,8 @@ enum Section {
     Null,
     /// Its entries in order, duplicates kept.
     Map(Vec<(Value, Value)>),
-    /// Anything else, described for a message.
-    Other(String),
+    /// Anything else (lists as an empty one).
+    Other(Value),
 }
 
 impl<'de> Deserialize<'de> for Shape {
@@ -939,50 +710,26 @@ impl<'de> Deserialize<'de> for Section {
                 Ok(Section::Null)
             }
             fn visit_bool<E>(self, v: bool) -> Result<Section, E> {
-                Ok(Section::Other(describe(&Value::Bool(v))))
+                Ok(Section::Other(Value::Bool(v)))
             }
             fn visit_i64<E>(self, v: i64) -> Result<Section, E> {
-                Ok(Section::Other(describe(&Value::from(v))))
+                Ok(Section::Other(Value::from(v)))
             }
             fn visit_u64<E>(self, v: u64) -> Result<Section, E> {
-                Ok(Section::Other(describe(&Value::from(v))))
+                Ok(Section::Other(Value::from(v)))
             }
             fn visit_f64<E>(self, v: f64) -> Result<Section, E> {
-                Ok(Section::Other(describe(&Value::from(v))))
+                Ok(Section::Other(Value::from(v)))
             }
             fn visit_str<E>(self, v: &str) -> Result<Section, E> {
-                Ok(Section::Other(describe(&Value::from(v))))
+                Ok(Section::Other(Value::from(v)))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Section, A::Error> {
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(Section::Other("a list".into()))
+                Ok(Section::Other(Value::Sequence(Vec::new())))
             }
         }
         d.deserialize_any(V)
-    }
-}
-
-/// A value as a message names it: "the text \"fast\"", "a list".
-fn describe(value: &Value) -> String {
-    match value {
-        Value::Null => "nothing".into(),
-        Value::Bool(b) => format!("`{b}`"),
-        Value::Number(n) if n.as_i64().is_some_and(|i| i < 0) => {
-            format!("the negative number {n}")
-        }
-        Value::Number(n) => format!("the number {n}"),
-        Value::String(s) => format!("the text {s:?}"),
-        Value::Sequence(_) => "a list".into(),
-        Value::Mapping(_) => "a mapping".into(),
-        Value::Tagged(t) => format!("a value tagged `{}`", t.tag),
-    }
-}
-
-/// " (also on line 3)", or nothing when the first place is unknown.
-fn also_on(first: Option<(usize, usize)>) -> String {
-    match first {
-        Some((line, _)) => format!(" (also on line {line})"),
-        None => String::new(),
     }
 }
 
@@ -991,26 +738,21 @@ fn missing_section(text: &str, file: &Path, top_keys: &[Value]) -> Error {
     let names = || top_keys.iter().filter_map(Value::as_str);
     let squash = |s: &str| s.to_ascii_lowercase().replace(['_', '-', ' '], "");
     let near = names().find(|k| squash(k) == "hotreload" || edit_distance(k, SECTION) <= 2);
-    let stray: Vec<&str> = names()
-        .filter(|k| key_info(k).is_some() && !matches!(*k, "host" | "port" | "root"))
-        .collect();
-    let (key, problem, fix) = if let Some(near) = near {
+    let stray: Vec<&str> = names().filter(|k| ours_alone(k)).collect();
+    let (at_key, problem, fix) = if let Some(near) = near {
         (
             near,
             format!("no `hot_reload` section, but a section named `{near}`"),
             format!("rename `{near}` to `hot_reload`"),
         )
     } else if let Some(first) = stray.first() {
+        let listed: Vec<String> = stray.iter().map(|k| format!("`{k}`")).collect();
         (
             *first,
             format!("no `hot_reload` section; `{first}` is at the top level"),
             format!(
                 "add a `hot_reload:` line above it and indent {} under it by two spaces",
-                stray
-                    .iter()
-                    .map(|k| format!("`{k}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                listed.join(", ")
             ),
         )
     } else {
@@ -1021,19 +763,18 @@ fn missing_section(text: &str, file: &Path, top_keys: &[Value]) -> Error {
             "add a top-level `hot_reload:` section (`hotreload init` writes a commented one)",
         );
     };
-    Error::Config {
-        file: file.to_path_buf(),
-        line: None,
-        column: None,
-        key: Some(SECTION.into()),
-        problem,
-        fix,
-    }
-    .at(locate(text, &[Seg::Key(key)], true, 0))
+    let pos = locate(text, &[Seg::Key(at_key)], true, 0);
+    config_error(file, pos, Some(SECTION.into()), problem, fix)
 }
 
-/// `hot_reload:` with nothing under it and a known key right after it at the
-/// top level: the section's keys lost their indentation.
+/// True for keys of ours that a host application is unlikely to have at its
+/// top level (`host`, `port` and `root` it may well have).
+fn ours_alone(key: &str) -> bool {
+    key_info(key).is_some() && !matches!(key, "host" | "port" | "root")
+}
+
+/// `hot_reload:` with nothing under it and one of our keys right after it at
+/// the top level: the section's keys lost their indentation.
 fn misindented_keys(text: &str, file: &Path, top_keys: &[Value]) -> Result<(), Error> {
     let next = top_keys
         .iter()
@@ -1041,29 +782,24 @@ fn misindented_keys(text: &str, file: &Path, top_keys: &[Value]) -> Result<(), E
         .nth(1)
         .and_then(Value::as_str);
     match next {
-        Some(key) if key_info(key).is_some() => Err(Error::Config {
-            file: file.to_path_buf(),
-            line: None,
-            column: None,
-            key: Some(SECTION.into()),
-            problem: format!(
+        Some(key) if ours_alone(key) => Err(config_error(
+            file,
+            locate(text, &[Seg::Key(key)], true, 0),
+            Some(SECTION.into()),
+            format!(
                 "the section is empty: `{key}` below it is not indented, so it is outside the section"
             ),
-            fix: format!("indent `{key}` and the keys after it under `hot_reload:` by two spaces"),
-        }
-        .at(locate(text, &[Seg::Key(key)], true, 0))),
+            format!("indent `{key}` and the keys after it under `hot_reload:` by two spaces"),
+        )),
         _ => Ok(()),
     }
 }
 
-impl Error {
-    /// Sets the position of a config error.
-    fn at(mut self, pos: Option<(usize, usize)>) -> Error {
-        if let Error::Config { line, column, .. } = &mut self {
-            *line = pos.map(|p| p.0);
-            *column = pos.map(|p| p.1);
-        }
-        self
+/// " (also on line 3)", or nothing when the first place is unknown.
+fn also_on(first: Option<(usize, usize)>) -> String {
+    match first {
+        Some((line, _)) => format!(" (also on line {line})"),
+        None => String::new(),
     }
 }
 
@@ -1086,8 +822,21 @@ fn position_of(e: &serde_yaml::Error) -> Option<(usize, usize)> {
 
 /// An error of the first, shape-only read: the YAML itself is broken.
 fn yaml_error(e: &serde_yaml::Error, text: &str, file: &Path) -> Error {
-    let message = message_of(e);
+    let mut message = message_of(e);
     let mut pos = position_of(e);
+    // A quote or bracket left open is found at the end of the file; where it
+    // was opened (libyaml's context, at the end of its message) helps more.
+    if message.contains("end of stream")
+        && let Some((head, tail)) = message.rsplit_once(" at line ")
+    {
+        let opened = tail
+            .split_once(" column ")
+            .and_then(|(l, c)| Some((l.parse::<usize>().ok()?, c.parse::<usize>().ok()?)));
+        if opened.is_some() {
+            pos = opened;
+            message = head.to_string();
+        }
+    }
     // The character at the error, if any.
     let here = pos.and_then(|(line, column)| {
         text.lines()
@@ -1118,10 +867,11 @@ fn yaml_error(e: &serde_yaml::Error, text: &str, file: &Path) -> Error {
             "the file holds more than one YAML document".to_string(),
             "keep one document: remove the `---` line that starts the second".to_string(),
         )
-    } else if message.contains("unknown anchor") || here == Some('*') {
+    } else if message.contains("unknown anchor") || message.contains("alias") || here == Some('*') {
         (
             format!("invalid YAML: {message}"),
-            "a value starting with `*` must be quoted, like \"*.css\"".to_string(),
+            "quote a value that starts with `*` (YAML reads `*name` as an alias), like \"*.css\""
+                .to_string(),
         )
     } else if let Some((path, rest)) = message
         .split_once(": ")
@@ -1152,7 +902,7 @@ fn yaml_error(e: &serde_yaml::Error, text: &str, file: &Path) -> Error {
         } else if message.contains("flow mapping") || message.contains("',' or '}'") {
             "close the mapping with `}` and separate its entries with `,`"
         } else if message.contains("mapping values are not allowed") {
-            "put a space after the `:` of a key, and quote values that contain `: `"
+            "line this key up with the keys above it, and quote a value that contains `: `"
         } else if message.contains("block") || message.contains("expected key") {
             "check the indentation: keys of one section line up, each as `key: value`"
         } else if message.contains("recursion limit") {
@@ -1162,27 +912,17 @@ fn yaml_error(e: &serde_yaml::Error, text: &str, file: &Path) -> Error {
         };
         (format!("invalid YAML: {message}"), fix.to_string())
     };
-    Error::Config {
-        file: file.to_path_buf(),
-        line: pos.map(|p| p.0),
-        column: pos.map(|p| p.1),
-        key,
-        problem,
-        fix,
-    }
+    config_error(file, pos, key, problem, fix)
 }
 
+// Step 2: keys and types, from serde's typed read of the section.
+
 /// An error of the typed read of the section: an unknown key or a wrong type.
-fn raw_error(e: &serde_yaml::Error, entries: &[(Value, Value)], text: &str, file: &Path) -> Error {
+fn raw_error(e: &serde_yaml::Error, entries: &[(Value, Value)], file: &Path) -> Error {
     let message = message_of(e);
     let pos = position_of(e);
-    let at = |key: String, problem: String, fix: String| Error::Config {
-        file: file.to_path_buf(),
-        line: pos.map(|p| p.0),
-        column: pos.map(|p| p.1),
-        key: Some(key),
-        problem,
-        fix,
+    let at = |key: String, problem: String, fix: String| {
+        config_error(file, pos, Some(key), problem, fix)
     };
     let value_of = |name: &str| {
         entries
@@ -1229,6 +969,13 @@ fn raw_error(e: &serde_yaml::Error, entries: &[(Value, Value)], text: &str, file
             .map(|(k, _)| k)
             .find(|k| k.as_str().is_none_or(|name| key_info(name).is_none()));
         match stranger {
+            Some(Value::String(name)) if name == "<<" => {
+                return at(
+                    format!("{SECTION}.<<"),
+                    "YAML merge keys (`<<`) are not supported here".into(),
+                    format!("write the settings out under hot_reload. {}", key_list()),
+                );
+            }
             Some(Value::String(name)) => {
                 let fix = match suggest(name) {
                     Some(known) => format!("did you mean `{known}`? {}", key_list()),
@@ -1244,21 +991,19 @@ fn raw_error(e: &serde_yaml::Error, entries: &[(Value, Value)], text: &str, file
                 return at(
                     SECTION.into(),
                     format!("keys must be names, found {}", describe(other)),
-                    key_list(),
+                    format!("write each setting as `name: value`. {}", key_list()),
                 );
             }
             None => {}
         }
     }
-    let _ = text;
-    Error::Config {
-        file: file.to_path_buf(),
-        line: pos.map(|p| p.0),
-        column: pos.map(|p| p.1),
-        key: None,
-        problem: message,
-        fix: "check this line against the template that `hotreload init` writes".into(),
-    }
+    config_error(
+        file,
+        pos,
+        None,
+        message,
+        "check this line against the template that `hotreload init` writes",
+    )
 }
 
 /// Problem and fix for a value of the wrong type.
@@ -1305,6 +1050,289 @@ fn wrong_type(info: &KeyInfo, found: &Value) -> (String, String) {
     };
     (problem, fix)
 }
+
+/// A value as a message names it: "the text \"fast\"", "a list".
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Null => "nothing".into(),
+        Value::Bool(b) => format!("`{b}`"),
+        Value::Number(n) if n.as_i64().is_some_and(|i| i < 0) => {
+            format!("the negative number {n}")
+        }
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the text {s:?}"),
+        Value::Sequence(_) => "a list".into(),
+        Value::Mapping(_) => "a mapping".into(),
+        Value::Tagged(t) => format!("a value tagged `{}`", t.tag),
+    }
+}
+
+/// A known key close to an unknown one: same letters once case, `-` and `_`
+/// are set aside, a missing `_ms`, a common synonym, or a typo or two.
+fn suggest(unknown: &str) -> Option<&'static str> {
+    const SYNONYMS: &[(&str, &str)] = &[
+        ("watch", "watch_dirs"),
+        ("dirs", "watch_dirs"),
+        ("directories", "watch_dirs"),
+        ("watch_directories", "watch_dirs"),
+        ("paths", "watch_dirs"),
+        ("watch_paths", "watch_dirs"),
+        ("include", "patterns"),
+        ("globs", "patterns"),
+        ("files", "patterns"),
+        ("exclude", "ignore"),
+        ("excludes", "ignore"),
+        ("ignored", "ignore"),
+        ("delay", "debounce_ms"),
+        ("wait", "debounce_ms"),
+        ("origins", "allowed_origins"),
+        ("cors", "allowed_origins"),
+        ("buffer", "client_buffer"),
+        ("clients", "max_clients"),
+        ("interval", "heartbeat_ms"),
+        ("ping", "heartbeat_ms"),
+        ("ping_ms", "heartbeat_ms"),
+        ("address", "host"),
+        ("addr", "host"),
+        ("bind", "host"),
+        ("listen", "host"),
+        ("dir", "root"),
+        ("serve", "root"),
+        ("static_dir", "root"),
+        ("enable", "enabled"),
+        ("on", "enabled"),
+        ("inject_script", "inject"),
+    ];
+    let word = unknown
+        .trim()
+        .to_ascii_lowercase()
+        .replace(['-', ' ', '.'], "_");
+    let squash = |s: &str| s.replace('_', "");
+    for k in KEYS {
+        if word == k.name || format!("{word}_ms") == k.name || squash(&word) == squash(k.name) {
+            return Some(k.name);
+        }
+    }
+    if let Some((_, k)) = SYNONYMS.iter().find(|(w, _)| *w == word) {
+        return Some(k);
+    }
+    KEYS.iter()
+        .map(|k| (edit_distance(&word, k.name), k.name))
+        .filter(|(d, k)| *d <= 2 || *d * 3 <= k.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let next = (diag + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+/// What the typed read lets through but the text shows to be a slip: a key
+/// with no value (serde reads it as absent), an empty watch dir (which would
+/// resolve to the config file's folder).
+fn check_written(
+    raw: &Raw,
+    entries: &[(Value, Value)],
+    text: &str,
+    file: &Path,
+) -> Result<(), Error> {
+    for (key, value) in entries {
+        if let (Value::String(name), Value::Null) = (key, value)
+            && let Some(info) = key_info(name)
+        {
+            return Err(config_error(
+                file,
+                locate(text, &[Seg::Key(SECTION), Seg::Key(name)], true, 0),
+                Some(format!("{SECTION}.{name}")),
+                "has no value",
+                format!(
+                    "give it a value, like `{}`, or delete the line to use the default",
+                    info.example
+                ),
+            ));
+        }
+    }
+    let empty_dir = raw
+        .watch_dirs
+        .iter()
+        .flatten()
+        .position(|d| d.trim().is_empty());
+    if let Some(i) = empty_dir {
+        return Err(config_error(
+            file,
+            locate(
+                text,
+                &[Seg::Key(SECTION), Seg::Key("watch_dirs"), Seg::Index(i)],
+                false,
+                0,
+            ),
+            Some(format!("{SECTION}.watch_dirs")),
+            format!("item {} is an empty folder name", i + 1),
+            "remove it, or write a folder such as \".\" or \"./web/static\"",
+        ));
+    }
+    Ok(())
+}
+
+// Step 3: values that parse but cannot work.
+
+/// A value that parsed but cannot work, before it has a file and a line.
+struct Problem {
+    /// The field under `hot_reload`.
+    key: &'static str,
+    /// The list item at fault, 0-based.
+    index: Option<usize>,
+    /// A field to point at instead when `key` is not in the file.
+    alt: Option<&'static str>,
+    problem: String,
+    fix: String,
+}
+
+impl Problem {
+    fn new(key: &'static str, problem: impl Into<String>, fix: impl Into<String>) -> Problem {
+        Problem {
+            key,
+            index: None,
+            alt: None,
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+
+    fn item(mut self, index: usize) -> Problem {
+        self.index = Some(index);
+        self
+    }
+}
+
+fn check_globs(key: &'static str, globs: &[String]) -> Result<(), Problem> {
+    for (i, glob) in globs.iter().enumerate() {
+        if glob.is_empty() {
+            let fix = if key == "patterns" {
+                "remove it; to match every file, leave the list empty: `patterns: []`"
+            } else {
+                "remove it"
+            };
+            return Err(Problem::new(key, format!("item {} is an empty glob", i + 1), fix).item(i));
+        }
+        if let Err(e) = glob::Pattern::new(glob) {
+            let fix = if e.msg.contains("range") {
+                "close the `[` with `]`, or write `[[]` to match a literal [ character"
+            } else if e.msg.contains("single path") {
+                "`**` must be a whole path segment, as in `**/*.js`; use `*` inside a name"
+            } else if e.msg.contains("either regular") {
+                "use `*` (within a name) or `**` (any folders), never three or more"
+            } else {
+                "globs use `*`, `?`, `[abc]` and `**/`"
+            };
+            return Err(
+                Problem::new(key, format!("invalid glob `{glob}`: {}", e.msg), fix).item(i),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `null`, or `http(s)://host[:port]` with nothing after it.
+fn check_origin(origin: &str) -> Result<(), (String, String)> {
+    let bad = |why: &str, fix: String| Err((format!("`{origin}` {why}"), fix));
+    if origin == "null" {
+        return Ok(());
+    }
+    if origin == "*" {
+        return bad(
+            "is a wildcard, which is not supported",
+            "list each page origin, like \"http://localhost:3000\"".into(),
+        );
+    }
+    let Some((scheme, rest)) = origin.split_once("://") else {
+        return bad(
+            "has no scheme",
+            format!("write the origin with its scheme, like \"http://{origin}\""),
+        );
+    };
+    if scheme != "http" && scheme != "https" {
+        let fix = if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") {
+            format!(
+                "write the scheme in lowercase, as browsers send it: \"{}://{rest}\"",
+                scheme.to_ascii_lowercase()
+            )
+        } else {
+            "write it like \"http://localhost:3000\", or \"null\" for pages opened from files"
+                .into()
+        };
+        return bad("is not an http or https origin", fix);
+    }
+    if let Some(cut) = rest.find(['/', '?', '#']) {
+        return bad(
+            "has a path; an origin is only scheme, host and port",
+            format!("write \"{scheme}://{}\"", &rest[..cut]),
+        );
+    }
+    // `host` keeps an IPv6 address's brackets; `port` is what follows `:`.
+    let (host, port) = match rest.strip_prefix('[') {
+        Some(after) => {
+            let parts = after.split_once(']').and_then(|(ip, tail)| {
+                let ip_ok = !ip.is_empty()
+                    && ip
+                        .chars()
+                        .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.');
+                let port = match tail {
+                    "" => None,
+                    _ => Some(tail.strip_prefix(':')?),
+                };
+                ip_ok.then_some((&rest[..ip.len() + 2], port))
+            });
+            match parts {
+                Some(parts) => parts,
+                None => {
+                    return bad(
+                        "has an invalid bracketed address",
+                        "write an IPv6 origin like \"http://[::1]:3000\"".into(),
+                    );
+                }
+            }
+        }
+        None => match rest.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (rest, None),
+        },
+    };
+    let name_ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.' || c == '_';
+    if host.is_empty() || !(host.starts_with('[') || host.chars().all(name_ok)) {
+        return bad(
+            "has no valid host name",
+            "write it like \"http://localhost:3000\"".into(),
+        );
+    }
+    if let Some(port) = port {
+        let digits = !port.is_empty() && port.chars().all(|c| c.is_ascii_digit());
+        if !digits || !port.parse::<u16>().is_ok_and(|p| p > 0) {
+            return bad(
+                "has an invalid port",
+                format!("use a port from 1 to 65535, like \"{scheme}://{host}:3000\""),
+            );
+        }
+    }
+    Ok(())
+}
+
+// Positions: serde_yaml tells only where an error happened, so to find a node
+// we raise an error there.
 
 /// One step of a path into the document.
 #[derive(Clone, Copy)]
@@ -1489,16 +1517,755 @@ impl<'de> Visitor<'de> for KeySeed<'_> {
 }
 
 #[cfg(test)]
-mod scratch {
+mod tests {
     use super::*;
+
+    fn parse(yaml: &str) -> Result<Config, Error> {
+        Config::from_yaml(yaml, Path::new("app/config.yaml"))
+    }
+
+    /// (yaml, a fragment of the message, the line it must name).
+    const BROKEN: &[(&str, &str, Option<usize>)] = &[
+        // Keys.
+        (
+            "hot_reload:\n  debounce: 5\n",
+            "did you mean `debounce_ms`?",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  enabled: true\n  patern: [a]\n",
+            "did you mean `patterns`?",
+            Some(3),
+        ),
+        (
+            "hot_reload:\n  watchDirs: [a]\n",
+            "did you mean `watch_dirs`?",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  max-wait-ms: 5\n",
+            "did you mean `max_wait_ms`?",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  heartbeat: 5\n",
+            "did you mean `heartbeat_ms`?",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  exclude: [a]\n",
+            "did you mean `ignore`?",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  origins: [a]\n",
+            "did you mean `allowed_origins`?",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  colour: blue\n",
+            "unknown key `colour`",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  colour: blue\n",
+            "Keys under hot_reload: enabled, watch_dirs",
+            Some(2),
+        ),
+        ("hot_reload:\n  1: true\n", "keys must be names", Some(2)),
+        (
+            "hot_reload:\n  <<: {enabled: true}\n",
+            "merge keys",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  enabled: true\n  enabled: false\n",
+            "set twice (also on line 2)",
+            Some(3),
+        ),
+        ("hot_reload:\n  debounce_ms:\n", "has no value", Some(2)),
+        ("hot_reload:\n  patterns: ~\n", "has no value", Some(2)),
+        // Types.
+        (
+            "hot_reload:\n  debounce_ms: fast\n",
+            "expected a whole number of milliseconds, found the text \"fast\"",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  debounce_ms: 250ms\n",
+            "drop the unit: `debounce_ms: 250`",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  debounce_ms: 2s\n",
+            "`debounce_ms: 2000`",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  debounce_ms: \"100\"\n",
+            "remove the quotes",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  debounce_ms: -5\n",
+            "found the negative number -5",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  debounce_ms: 1.5\n",
+            "use a whole number",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  debounce_ms: 99999999999999999999999\n",
+            "too large",
+            Some(2),
+        ),
+        ("hot_reload:\n  debounce_ms: [1]\n", "found a list", Some(2)),
+        (
+            "hot_reload:\n  enabled: maybe\n",
+            "expected `true` or `false`, found the text \"maybe\"",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  enabled: yes\n",
+            "`enabled: true` or `enabled: false`",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  inject: \"true\"\n",
+            "found the text \"true\"",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  patterns: \"*.css\"\n",
+            "write a list, even for one item: `patterns: [\"*.css\"]`",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  patterns: [[a]]\n",
+            "item 1 must be text, found a list",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  watch_dirs: ./web\n",
+            "expected a list of folders",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  port: 70000\n",
+            "expected a port number from 0 to 65535, found the number 70000",
+            Some(2),
+        ),
+        ("hot_reload:\n  port: -1\n", "negative", Some(2)),
+        (
+            "hot_reload:\n  client_buffer: -1\n",
+            "found the negative number -1",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  host: [a]\n",
+            "expected an address, found a list",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  root: {a: 1}\n",
+            "expected a folder path, found a mapping",
+            Some(2),
+        ),
+        ("{hot_reload: {enabled: 1}}", "found the number 1", Some(1)),
+        // Globs.
+        (
+            "hot_reload:\n  patterns: [\"[a\"]\n",
+            "invalid glob `[a`: invalid range pattern",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  patterns:\n    - \"*.css\"\n    - \"a**b\"\n",
+            "invalid glob `a**b`",
+            Some(4),
+        ),
+        (
+            "hot_reload:\n  patterns: [\"***\"]\n",
+            "wildcards are either regular",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  ignore:\n    - dist\n    - \"[!\"\n",
+            "invalid glob `[!`",
+            Some(4),
+        ),
+        (
+            "hot_reload:\n  patterns: [\"*.css\", \"\"]\n",
+            "item 2 is an empty glob",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  ignore: [\"\"]\n",
+            "item 1 is an empty glob",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  patterns: [*.css]\n",
+            "quote a value that starts with `*`",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  patterns:\n    - *.css\n",
+            "quote a value that starts with `*`",
+            Some(3),
+        ),
+        // Values that parse but cannot work.
+        (
+            "hot_reload:\n  watch_dirs: [\".\", \"\"]\n",
+            "item 2 is an empty folder name",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  client_buffer: 0\n",
+            "0 leaves no room",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  client_buffer: 1000000\n",
+            "over 100000",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  max_clients: 0\n",
+            "turns every browser away",
+            Some(2),
+        ),
+        ("hot_reload:\n  heartbeat_ms: 99\n", "under 100 ms", Some(2)),
+        (
+            "hot_reload:\n  heartbeat_ms: 99999999\n",
+            "over one hour",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  debounce_ms: 60001\n  max_wait_ms: 70000\n",
+            "over one minute",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  debounce_ms: 300\n  max_wait_ms: 200\n",
+            "max_wait_ms (200) is smaller than debounce_ms (300)",
+            Some(3),
+        ),
+        (
+            "hot_reload:\n  debounce_ms: 2000\n",
+            "at least 2000",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  max_wait_ms: 4000000\n",
+            "over one hour",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  allowed_origins: [\"localhost:3000\"]\n",
+            "has no scheme",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  allowed_origins:\n    - http://a.test\n    - ftp://a.test\n",
+            "not an http or https origin",
+            Some(4),
+        ),
+        (
+            "hot_reload:\n  allowed_origins: [\"http://a.test/\"]\n",
+            "write \"http://a.test\"",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  allowed_origins: [\"*\"]\n",
+            "wildcard",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  allowed_origins: [\"http://a.test:99999\"]\n",
+            "invalid port",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  allowed_origins: [\"http://\"]\n",
+            "no valid host name",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  allowed_origins: [\"http://[zz]:80\"]\n",
+            "bracketed",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  allowed_origins: [\"HTTP://a.test\"]\n",
+            "lowercase",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  host: \"\"\n",
+            "the address is empty",
+            Some(2),
+        ),
+        // Shape of the document.
+        ("", "the file is empty", None),
+        ("# only\n\n   # comments\n", "the file is empty", None),
+        ("---\n", "the file is empty", None),
+        ("~\n", "the top level of the file is `null`", Some(1)),
+        (
+            "- hot_reload\n",
+            "the top level of the file is a list",
+            Some(1),
+        ),
+        (
+            "hot_reload\n",
+            "the top level of the file is the text \"hot_reload\"",
+            Some(1),
+        ),
+        ("app:\n  name: x\n", "no `hot_reload` section", None),
+        ("app:\n  name: x\n", "hotreload init", None),
+        (
+            "app: 1\nhot-reload:\n  enabled: true\n",
+            "rename `hot-reload` to `hot_reload`",
+            Some(2),
+        ),
+        (
+            "HotReload:\n  enabled: true\n",
+            "rename `HotReload`",
+            Some(1),
+        ),
+        (
+            "app: 1\nwatch_dirs: [a]\npatterns: []\n",
+            "indent `watch_dirs`, `patterns` under it",
+            Some(2),
+        ),
+        (
+            "hot_reload: true\n",
+            "expected a mapping of settings, found `true`",
+            Some(1),
+        ),
+        ("hot_reload: true\n", "`  enabled: true` under it", Some(1)),
+        (
+            "hot_reload:\n  - a\n",
+            "expected a mapping of settings, found a list",
+            Some(2),
+        ),
+        ("hot_reload: 5\n", "found the number 5", Some(1)),
+        (
+            "hot_reload:\nenabled: false\n",
+            "`enabled` below it is not indented",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  a: 1\napp: 2\nhot_reload:\n  b: 2\n",
+            "appears twice (also on line 1)",
+            Some(4),
+        ),
+        // Syntax.
+        ("hot_reload:\n\tenabled: true\n", "a tab character", Some(2)),
+        (
+            "hot_reload:\n  enabled: \"true\n",
+            "close the quote",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  patterns: [\"a\", \"b\"\n",
+            "invalid YAML",
+            Some(3),
+        ),
+        (
+            "hot_reload:\n  enabled: true\n bad: 1\n",
+            "check the indentation",
+            Some(3),
+        ),
+        (
+            "hot_reload:\n  enabled: true\n  - x\n",
+            "invalid YAML",
+            Some(3),
+        ),
+        (
+            "hot_reload:\n  enabled: true\n---\napp: 1\n",
+            "more than one YAML document",
+            Some(3),
+        ),
+        ("hot_reload:\n  enabled: *nothing\n", "alias", Some(2)),
+        (
+            "hot_reload: {enabled: true\n",
+            "close the mapping with `}`",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  host: a: b\n",
+            "mapping values are not allowed",
+            Some(2),
+        ),
+    ];
+
     #[test]
-    fn show() {
-        let cases = std::fs::read_to_string("/tmp/cases.txt").unwrap();
-        for case in cases.split("\n%%\n") {
-            match Config::from_yaml(case, Path::new("dir/config.yaml")) {
-                Ok(c) => println!("{case:?}\n  OK {c:?}\n"),
-                Err(e) => println!("{case:?}\n  {e}\n"),
+    fn broken_configs_say_what_and_where() {
+        let mut failures = Vec::new();
+        for (yaml, fragment, want_line) in BROKEN {
+            match parse(yaml) {
+                Ok(c) => failures.push(format!("{yaml:?}: parsed to {c:?}")),
+                Err(e) => {
+                    let text = e.to_string();
+                    let line = match &e {
+                        Error::Config { line, .. } => *line,
+                        _ => {
+                            failures.push(format!("{yaml:?}: not a config error: {text}"));
+                            continue;
+                        }
+                    };
+                    if !text.contains(fragment) {
+                        failures.push(format!("{yaml:?}: no {fragment:?} in:\n{text}"));
+                    }
+                    if line != *want_line {
+                        failures.push(format!(
+                            "{yaml:?}: line {line:?}, want {want_line:?}:\n{text}"
+                        ));
+                    }
+                    if !text.starts_with("app/config.yaml") || !text.contains("\n  fix: ") {
+                        failures.push(format!("{yaml:?}: badly shaped:\n{text}"));
+                    }
+                    if text.lines().count() > 3 {
+                        failures.push(format!("{yaml:?}: too long:\n{text}"));
+                    }
+                }
             }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} of {} rows failed:\n\n{}",
+            failures.len(),
+            BROKEN.len(),
+            failures.join("\n\n")
+        );
+    }
+
+    #[test]
+    fn errors_name_the_dotted_key_and_column() {
+        let e = parse("hot_reload:\n  debounce_ms: fast\n").unwrap_err();
+        let Error::Config {
+            file,
+            line,
+            column,
+            key,
+            ..
+        } = &e
+        else {
+            panic!("{e}")
+        };
+        assert_eq!(file, Path::new("app/config.yaml"));
+        assert_eq!((*line, *column), (Some(2), Some(16)));
+        assert_eq!(key.as_deref(), Some("hot_reload.debounce_ms"));
+        assert_eq!(
+            e.to_string(),
+            "app/config.yaml:2:16: `hot_reload.debounce_ms`: expected a whole number of milliseconds, found the text \"fast\"\n  fix: write it like `debounce_ms: 100`"
+        );
+    }
+
+    /// Inputs that must parse: (yaml, what the config must then say).
+    #[test]
+    fn good_configs_parse() {
+        type Row = (&'static str, fn(&Config) -> bool);
+        let rows: &[Row] = &[
+            (
+                "hot_reload:\n  enabled: true\n  watch_dirs: [\"./web/static\", \"./personas\"]\n  patterns: [\"*.html\", \"*.css\", \"*.js\", \"*.md\", \"PERSONA.md\"]\n",
+                |c| {
+                    c.enabled
+                        && c.watch_dirs
+                            == vec![
+                                WatchDir::new("./web/static", Path::new("app")),
+                                WatchDir::new("./personas", Path::new("app")),
+                            ]
+                        && c.patterns.len() == 5
+                },
+            ),
+            ("hot_reload:\n", |c| {
+                *c == Config {
+                    source: c.source.clone(),
+                    ..Config::default()
+                }
+            }),
+            ("hot_reload: {}\n", |c| c.debounce_ms == 100),
+            ("hot_reload:\n  enabled: false\n", |c| !c.enabled),
+            ("\u{feff}hot_reload:\n  enabled: false\n", |c| !c.enabled),
+            ("hot_reload:\r\n  enabled: false\r\n  port: 0\r\n", |c| {
+                !c.enabled && c.port == Some(0)
+            }),
+            (
+                "# comment\nhot_reload: # trailing\n  debounce_ms: 50 # ms\n",
+                |c| c.debounce_ms == 50,
+            ),
+            ("hot_reload: {debounce_ms: 0, max_wait_ms: 0}\n", |c| {
+                c.debounce_ms == 0 && c.max_wait_ms == 0
+            }),
+            (
+                "hot_reload:\n  allowed_origins: [null, \"null\", \"http://a.test:3000\", \"https://[::1]:8443\", \"http://localhost\"]\n",
+                |c| {
+                    c.allowed_origins
+                        == [
+                            "null",
+                            "null",
+                            "http://a.test:3000",
+                            "https://[::1]:8443",
+                            "http://localhost",
+                        ]
+                },
+            ),
+            (
+                "hot_reload:\n  root: public\n  host: 0.0.0.0\n  port: 65535\n  inject: false\n",
+                |c| {
+                    c.root == Some(PathBuf::from("app/public"))
+                        && c.host.as_deref() == Some("0.0.0.0")
+                        && c.port == Some(65535)
+                        && c.inject == Some(false)
+                },
+            ),
+            ("hot_reload:\n  watch_dirs: [/srv/www, .]\n", |c| {
+                c.watch_dirs[0].path == Path::new("/srv/www") && c.watch_dirs[1].label.is_empty()
+            }),
+            (
+                "server:\n  port: 99999999999999999999999\n  port: 2\ndb: [1, 2]\nhot_reload:\n  enabled: true\nhot-reload-notes: x\n",
+                |c| c.enabled,
+            ),
+            (
+                "defaults: &d\n  - \"*.css\"\nhot_reload:\n  patterns: *d\n",
+                |c| c.patterns == ["*.css"],
+            ),
+            (
+                "hot_reload:\n  patterns: [\"**/*.js\", \"js/*.js\", \"[!.]*\", \"a?c\"]\n",
+                |c| c.patterns.len() == 4,
+            ),
+            ("hot_reload:\n  debounce_ms: 0x10\n", |c| {
+                c.debounce_ms == 16
+            }),
+        ];
+        let mut failures = Vec::new();
+        for (yaml, ok) in rows {
+            match parse(yaml) {
+                Ok(c) if ok(&c) && c.source.as_deref() == Some(Path::new("app/config.yaml")) => {}
+                Ok(c) => failures.push(format!("{yaml:?}: unexpected {c:?}")),
+                Err(e) => failures.push(format!("{yaml:?}: {e}")),
+            }
+        }
+        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    }
+
+    #[test]
+    fn template_parses_to_the_defaults_watching_dot() {
+        let file = Path::new("site/config.yaml");
+        let parsed = Config::from_yaml(TEMPLATE, file).unwrap_or_else(|e| panic!("{e}"));
+        let want = Config {
+            watch_dirs: vec![WatchDir::new(".", Path::new("site"))],
+            source: Some(file.to_path_buf()),
+            ..Config::default()
+        };
+        assert_eq!(parsed, want);
+    }
+
+    #[test]
+    fn template_lists_every_key_and_the_default_ignores() {
+        for key in KEYS {
+            assert!(
+                TEMPLATE.contains(&format!("  {}: ", key.name))
+                    || TEMPLATE.contains(&format!("# {}: ", key.name)),
+                "TEMPLATE lacks {}",
+                key.name
+            );
+        }
+        for ignore in [
+            ".git",
+            "node_modules",
+            "target",
+            "*.swp",
+            "*.swx",
+            "*~",
+            ".#*",
+            "#*#",
+            "4913",
+            "*.tmp",
+            "*___jb_tmp___",
+            "*___jb_old___",
+        ] {
+            assert!(TEMPLATE.contains(ignore), "TEMPLATE lacks {ignore}");
+        }
+    }
+
+    #[test]
+    fn every_example_line_parses() {
+        for key in KEYS {
+            let yaml = format!("hot_reload:\n  {}\n", key.example);
+            if let Err(e) = parse(&yaml) {
+                panic!("example of {} does not parse:\n{e}", key.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_file_without_a_folder_resolves_against_dot() {
+        let c = Config::from_yaml(
+            "hot_reload:\n  watch_dirs: [web]\n  root: pub\n",
+            Path::new("config.yaml"),
+        )
+        .unwrap();
+        assert_eq!(c.watch_dirs, vec![WatchDir::new("web", Path::new("."))]);
+        assert_eq!(c.root, Some(Path::new(".").join("pub")));
+    }
+
+    #[test]
+    fn validate_names_the_command_line_without_a_source() {
+        let config = Config {
+            debounce_ms: 70_000,
+            max_wait_ms: 80_000,
+            ..Config::default()
+        };
+        let e = config.validate().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "<command line>: `hot_reload.debounce_ms`: 70000 ms is over one minute (60000): changes would seem lost\n  fix: use at most 60000; 50 to 300 suits most projects"
+        );
+        let config = Config {
+            source: Some("x.yaml".into()),
+            patterns: vec!["[".into()],
+            ..Config::default()
+        };
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .starts_with("x.yaml: `hot_reload.patterns`: invalid glob `[`")
+        );
+        assert!(Config::default().validate().is_ok());
+    }
+
+    #[test]
+    fn suggestions() {
+        let rows: &[(&str, Option<&str>)] = &[
+            ("debounce", Some("debounce_ms")),
+            ("debounce_msec", Some("debounce_ms")),
+            ("debunce_ms", Some("debounce_ms")),
+            ("DEBOUNCE_MS", Some("debounce_ms")),
+            ("maxWaitMs", Some("max_wait_ms")),
+            ("max_wait", Some("max_wait_ms")),
+            ("watch_dir", Some("watch_dirs")),
+            ("watch-dirs", Some("watch_dirs")),
+            ("directories", Some("watch_dirs")),
+            ("pattern", Some("patterns")),
+            ("ignores", Some("ignore")),
+            ("exclude", Some("ignore")),
+            ("enable", Some("enabled")),
+            ("origins", Some("allowed_origins")),
+            ("allowed_origin", Some("allowed_origins")),
+            ("buffer", Some("client_buffer")),
+            ("max_client", Some("max_clients")),
+            ("heartbeat", Some("heartbeat_ms")),
+            ("prot", Some("port")),
+            ("hots", Some("host")),
+            ("injct", Some("inject")),
+            ("colour", None),
+            ("zzzzzzzz", None),
+            ("", None),
+        ];
+        for (word, want) in rows {
+            assert_eq!(suggest(word), *want, "{word:?}");
+        }
+    }
+
+    #[test]
+    fn edit_distances() {
+        for (a, b, d) in [
+            ("", "", 0),
+            ("a", "", 1),
+            ("kitten", "sitting", 3),
+            ("port", "prot", 2),
+            ("ü", "u", 1),
+        ] {
+            assert_eq!(edit_distance(a, b), d, "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn origins() {
+        let good = [
+            "null",
+            "http://localhost",
+            "http://localhost:3000",
+            "https://a.b-c.test:443",
+            "http://127.0.0.1:1",
+            "http://[::1]",
+            "http://[::1]:8080",
+        ];
+        let bad = [
+            "",
+            "*",
+            "localhost",
+            "ftp://a",
+            "http://",
+            "http://:80",
+            "http://a:",
+            "http://a:0",
+            "http://a:+80",
+            "http://a:65536",
+            "http://a/",
+            "http://a?x",
+            "http://[::1",
+            "http://[::1]x",
+            "http://a b",
+            "Null",
+        ];
+        for o in good {
+            assert!(check_origin(o).is_ok(), "{o} should pass");
+        }
+        for o in bad {
+            assert!(check_origin(o).is_err(), "{o} should fail");
+        }
+    }
+
+    #[test]
+    fn locate_points_at_values_and_keys() {
+        let text = "app: 1\nhot_reload:\n  patterns:\n    - a\n    - b\n  port: 80\n  port: 81\n";
+        /// (path, the key itself rather than its value, occurrence, position).
+        type Row<'a> = (&'a [Seg<'a>], bool, usize, Option<(usize, usize)>);
+        let rows: &[Row<'_>] = &[
+            (&[], false, 0, Some((1, 1))),
+            (&[Seg::Key("hot_reload")], true, 0, Some((2, 1))),
+            (
+                &[Seg::Key("hot_reload"), Seg::Key("patterns"), Seg::Index(1)],
+                false,
+                0,
+                Some((5, 7)),
+            ),
+            (
+                &[Seg::Key("hot_reload"), Seg::Key("patterns"), Seg::Index(2)],
+                false,
+                0,
+                None,
+            ),
+            (
+                &[Seg::Key("hot_reload"), Seg::Key("port")],
+                false,
+                0,
+                Some((6, 9)),
+            ),
+            (
+                &[Seg::Key("hot_reload"), Seg::Key("port")],
+                true,
+                1,
+                Some((7, 3)),
+            ),
+            (&[Seg::Key("hot_reload"), Seg::Key("port")], true, 2, None),
+            (&[Seg::Key("nothing")], false, 0, None),
+            (&[Seg::Key("app"), Seg::Key("x")], false, 0, None),
+        ];
+        for (path, key_itself, nth, want) in rows {
+            assert_eq!(
+                locate(text, path, *key_itself, *nth),
+                *want,
+                "{:?}",
+                path.len()
+            );
         }
     }
 }

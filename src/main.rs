@@ -46,7 +46,11 @@ Exit status: 0 fine, 1 runtime failure (port taken, server not answering),
 struct Usage(String);
 
 fn main() -> ExitCode {
-    let args: Vec<String> = match std::env::args_os().skip(1).map(|a| a.into_string()).collect() {
+    let args: Vec<String> = match std::env::args_os()
+        .skip(1)
+        .map(|a| a.into_string())
+        .collect()
+    {
         Ok(args) => args,
         Err(bad) => return usage(Usage(format!("argument {bad:?} is not valid UTF-8"))),
     };
@@ -110,7 +114,10 @@ struct Args<'a> {
 
 impl<'a> Args<'a> {
     fn new(args: &'a [String]) -> Args<'a> {
-        Args { args: args.iter(), pending: None }
+        Args {
+            args: args.iter(),
+            pending: None,
+        }
     }
 
     /// The next flag or positional argument.
@@ -167,7 +174,9 @@ fn serve(args: &[String]) -> Result<ExitCode, Failure> {
             "--watch" => watch.push(args.value("--watch")?),
             "--pattern" => patterns.push(args.value("--pattern")?),
             "--ignore" => ignore.push(args.value("--ignore")?),
-            "--debounce" => debounce = Some(args.number::<u64>("--debounce", "milliseconds, like 100")?),
+            "--debounce" => {
+                debounce = Some(args.number::<u64>("--debounce", "milliseconds, like 100")?)
+            }
             "--no-inject" => {
                 args.no_value("--no-inject")?;
                 no_inject = true;
@@ -178,7 +187,12 @@ fn serve(args: &[String]) -> Result<ExitCode, Failure> {
                 return Err(Usage(format!("unknown option {flag}")).into());
             }
             positional if dir.is_none() => dir = Some(positional.to_string()),
-            extra => return Err(Usage(format!("only one folder can be served; got a second: {extra}")).into()),
+            extra => {
+                return Err(Usage(format!(
+                    "only one folder can be served; got a second: {extra}"
+                ))
+                .into());
+            }
         }
     }
     Logger::install(level);
@@ -210,11 +224,15 @@ fn serve(args: &[String]) -> Result<ExitCode, Failure> {
     };
     if config.watch_dirs.is_empty() {
         // Report paths the way the user named the folder: `serve web` gives `web/app.css`.
-        config.watch_dirs.push(WatchDir::new(&root.to_string_lossy(), cwd));
+        config
+            .watch_dirs
+            .push(WatchDir::new(&root.to_string_lossy(), cwd));
     }
     let options = Options {
         root,
-        host: host.or(config.host.clone()).unwrap_or_else(|| "127.0.0.1".into()),
+        host: host
+            .or(config.host.clone())
+            .unwrap_or_else(|| "127.0.0.1".into()),
         port: port.or(config.port).unwrap_or(8080),
         inject: !no_inject && config.inject.unwrap_or(true),
         config,
@@ -256,7 +274,8 @@ fn load_config(file: &Path) -> Result<Config, Error> {
 }
 
 fn has_hot_reload_section(file: &Path) -> bool {
-    std::fs::read_to_string(file).is_ok_and(|text| text.lines().any(|l| l.starts_with("hot_reload:")))
+    std::fs::read_to_string(file)
+        .is_ok_and(|text| text.lines().any(|l| l.starts_with("hot_reload:")))
 }
 
 fn init(args: &[String]) -> Result<ExitCode, Failure> {
@@ -267,7 +286,11 @@ fn init(args: &[String]) -> Result<ExitCode, Failure> {
         match arg.as_str() {
             "--force" => force = true,
             "--config" => file = args.value("--config")?.into(),
-            other => return Err(Usage(format!("init takes --force and --config FILE, not {other}")).into()),
+            other => {
+                return Err(
+                    Usage(format!("init takes --force and --config FILE, not {other}")).into(),
+                );
+            }
         }
     }
     if file.exists() && !force {
@@ -298,7 +321,11 @@ fn status(args: &[String]) -> Result<ExitCode, Failure> {
         match arg.as_str() {
             "--url" => url = args.value("--url")?,
             "--json" => json = true,
-            other => return Err(Usage(format!("status takes --url URL and --json, not {other}")).into()),
+            other => {
+                return Err(
+                    Usage(format!("status takes --url URL and --json, not {other}")).into(),
+                );
+            }
         }
     }
     let Some(rest) = url.strip_prefix("http://") else {
@@ -308,7 +335,11 @@ fn status(args: &[String]) -> Result<ExitCode, Failure> {
         Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
         None => (rest, ""),
     };
-    let authority = if authority.contains(':') { authority.to_string() } else { format!("{authority}:80") };
+    let authority = if authority.contains(':') {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
     let path = format!("{prefix}{}", hotreload::server::STATUS_PATH);
     match http_get(&authority, &path) {
         Ok((200, body)) => {
@@ -328,7 +359,9 @@ fn status(args: &[String]) -> Result<ExitCode, Failure> {
             Ok(ExitCode::from(1))
         }
         Err(e) => {
-            eprintln!("no hotreload server answers at {url}: {e}\n  start one with `hotreload`, or pass --url");
+            eprintln!(
+                "no hotreload server answers at {url}: {e}\n  start one with `hotreload`, or pass --url"
+            );
             Ok(ExitCode::from(1))
         }
     }
@@ -343,7 +376,10 @@ fn http_get(authority: &str, path: &str) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut response = Vec::new();
     stream.take(1 << 20).read_to_end(&mut response)?;
     let text = String::from_utf8_lossy(&response);

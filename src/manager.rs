@@ -8,12 +8,12 @@ use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::Receiver;
 
+use crate::Error;
 use crate::client::{Hub, Settings};
 use crate::config::{Config, WatchDir};
 use crate::protocol::{Change, ChangeBatch, Operation};
 use crate::server::{Server, WS_PATH};
 use crate::watcher::Watcher;
-use crate::Error;
 
 /// Hot reload for one application: the watcher thread, the WebSocket
 /// clients' threads, and the [`Server`] that answers the routes.
@@ -154,5 +154,3 @@ fn new_server_id() -> String {
     hasher.write_u128(nanos);
     format!("{:08x}", hasher.finish() as u32)
 }
-
-

@@ -215,7 +215,10 @@ mod tests {
             (&[("a.css", Modified), ("b.js", Modified)], Action::Reload),
             (&[("a.css", Deleted)], Action::Reload),
             (&[("logo.png", Modified), ("x.svg", Created)], Action::Image),
-            (&[("logo.png", Modified), ("a.css", Modified)], Action::Reload),
+            (
+                &[("logo.png", Modified), ("a.css", Modified)],
+                Action::Reload,
+            ),
             (&[("index.html", Modified)], Action::Reload),
             (&[("PERSONA.md", Modified)], Action::Reload),
             (&[(".css", Modified)], Action::Reload),

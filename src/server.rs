@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use tiny_http::{Header, Method, Request, Response, StatusCode};
-use tungstenite::protocol::Role;
 use tungstenite::WebSocket;
+use tungstenite::protocol::Role;
 
 use crate::client::{self, Hub, Refused};
 use crate::config::Config;
@@ -46,7 +46,13 @@ impl Server {
         let watch_dirs = config
             .watch_dirs
             .iter()
-            .map(|d| if d.label.is_empty() { ".".to_string() } else { d.label.clone() })
+            .map(|d| {
+                if d.label.is_empty() {
+                    ".".to_string()
+                } else {
+                    d.label.clone()
+                }
+            })
             .collect();
         Server {
             inner: Arc::new(Inner {
@@ -55,7 +61,11 @@ impl Server {
                 patterns: config.patterns.clone(),
                 debounce_ms: config.debounce_ms,
                 max_clients: config.max_clients,
-                allowed_origins: config.allowed_origins.iter().map(|o| normalize_origin(o)).collect(),
+                allowed_origins: config
+                    .allowed_origins
+                    .iter()
+                    .map(|o| normalize_origin(o))
+                    .collect(),
                 started: Instant::now(),
             }),
         }
@@ -102,57 +112,94 @@ impl Server {
             return respond(request, text(404, "hot reload is disabled"));
         };
         if *request.method() != Method::Get {
-            return respond(request, text(405, "use GET with a WebSocket upgrade").with_header(header("Allow", "GET")));
+            return respond(
+                request,
+                text(405, "use GET with a WebSocket upgrade").with_header(header("Allow", "GET")),
+            );
         }
         let upgrade = header_value(&request, "Upgrade").unwrap_or_default();
         let connection = header_value(&request, "Connection").unwrap_or_default();
-        if !upgrade.eq_ignore_ascii_case("websocket") || !connection.to_ascii_lowercase().contains("upgrade") {
+        if !upgrade.eq_ignore_ascii_case("websocket")
+            || !connection.to_ascii_lowercase().contains("upgrade")
+        {
             return respond(
                 request,
                 // tiny_http drops `Upgrade` and `Connection` from responses,
                 // so the body says what the 426 means.
-                text(426, "this is the hot-reload WebSocket endpoint: connect with a WebSocket client (the page script /static/js/hotreload.js does)"),
+                text(
+                    426,
+                    "this is the hot-reload WebSocket endpoint: connect with a WebSocket client (the page script /static/js/hotreload.js does)",
+                ),
             );
         }
         if header_value(&request, "Sec-WebSocket-Version").as_deref() != Some("13") {
             return respond(
                 request,
-                text(426, "unsupported WebSocket version: this server speaks version 13")
-                    .with_header(header("Sec-WebSocket-Version", "13")),
+                text(
+                    426,
+                    "unsupported WebSocket version: this server speaks version 13",
+                )
+                .with_header(header("Sec-WebSocket-Version", "13")),
             );
         }
         let key = header_value(&request, "Sec-WebSocket-Key").unwrap_or_default();
         if !is_websocket_key(&key) {
-            return respond(request, text(400, "missing or malformed Sec-WebSocket-Key header"));
+            return respond(
+                request,
+                text(400, "missing or malformed Sec-WebSocket-Key header"),
+            );
         }
         let origin = header_value(&request, "Origin");
         let host = header_value(&request, "Host");
-        if !origin_allowed(origin.as_deref(), host.as_deref(), &self.inner.allowed_origins) {
+        if !origin_allowed(
+            origin.as_deref(),
+            host.as_deref(),
+            &self.inner.allowed_origins,
+        ) {
             let shown = origin.unwrap_or_default();
-            log::warn!("[HotReload] refused a WebSocket from origin {shown} (add it to allowed_origins to let it in)");
+            log::warn!(
+                "[HotReload] refused a WebSocket from origin {shown} (add it to allowed_origins to let it in)"
+            );
             return respond(
                 request,
-                text(403, &format!("origin {shown} may not connect; add it to hot_reload.allowed_origins to allow it")),
+                text(
+                    403,
+                    &format!(
+                        "origin {shown} may not connect; add it to hot_reload.allowed_origins to allow it"
+                    ),
+                ),
             );
         }
         if hub.has_room().is_err() {
             return respond(
                 request,
-                text(503, &format!("too many hot-reload clients (max_clients is {})", self.inner.max_clients))
-                    .with_header(header("Retry-After", "5")),
+                text(
+                    503,
+                    &format!(
+                        "too many hot-reload clients (max_clients is {})",
+                        self.inner.max_clients
+                    ),
+                )
+                .with_header(header("Retry-After", "5")),
             );
         }
         let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
         let response = Response::empty(101).with_header(header("Sec-WebSocket-Accept", &accept));
         let stream = request.upgrade("websocket", response);
-        let socket = WebSocket::from_raw_socket(stream, Role::Server, Some(client::socket_config()));
+        let socket =
+            WebSocket::from_raw_socket(stream, Role::Server, Some(client::socket_config()));
         if let Err((why, mut socket)) = hub.connect(socket) {
             // Lost a race for the last place, or shutting down: say so in the protocol.
             let code = match why {
                 Refused::Closed => tungstenite::protocol::frame::coding::CloseCode::Away,
-                Refused::Full | Refused::NoThread => tungstenite::protocol::frame::coding::CloseCode::Again,
+                Refused::Full | Refused::NoThread => {
+                    tungstenite::protocol::frame::coding::CloseCode::Again
+                }
             };
-            let _ = socket.close(Some(tungstenite::protocol::CloseFrame { code, reason: "try again".into() }));
+            let _ = socket.close(Some(tungstenite::protocol::CloseFrame {
+                code,
+                reason: "try again".into(),
+            }));
             let _ = socket.flush();
         }
     }
@@ -163,7 +210,10 @@ impl Server {
             return respond(request, text(404, "hot reload is disabled"));
         }
         if !matches!(request.method(), Method::Get | Method::Head) {
-            return respond(request, text(405, "use GET").with_header(header("Allow", "GET, HEAD")));
+            return respond(
+                request,
+                text(405, "use GET").with_header(header("Allow", "GET, HEAD")),
+            );
         }
         let body = self.status_json();
         respond(
@@ -182,7 +232,10 @@ impl Server {
         respond(
             request,
             Response::from_string(CLIENT_JS)
-                .with_header(header("Content-Type", "application/javascript; charset=utf-8"))
+                .with_header(header(
+                    "Content-Type",
+                    "application/javascript; charset=utf-8",
+                ))
                 .with_header(header("Cache-Control", "no-cache")),
         );
     }
@@ -213,7 +266,10 @@ impl Server {
         ));
         match snapshot.as_ref().and_then(|s| s.last.as_ref()) {
             Some(last) => {
-                out.push_str(&format!("{{\"seq\":{},\"timestamp\":{},\"paths\":", last.seq, last.timestamp));
+                out.push_str(&format!(
+                    "{{\"seq\":{},\"timestamp\":{},\"paths\":",
+                    last.seq, last.timestamp
+                ));
                 let paths: Vec<String> = last
                     .changes
                     .iter()
@@ -264,7 +320,8 @@ fn text(status: u16, message: &str) -> Response<std::io::Cursor<Vec<u8>>> {
 fn header(name: &str, value: &str) -> Header {
     // Our names and values are ASCII without line breaks, which is all
     // `from_bytes` checks for; the accept key is base64.
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("header names and values here are plain ASCII")
+    Header::from_bytes(name.as_bytes(), value.as_bytes())
+        .expect("header names and values here are plain ASCII")
 }
 
 fn header_value(request: &Request, name: &str) -> Option<String> {
@@ -279,7 +336,9 @@ fn header_value(request: &Request, name: &str) -> Option<String> {
 fn is_websocket_key(key: &str) -> bool {
     let b = key.as_bytes();
     b.len() == 24
-        && b[..22].iter().all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
+        && b[..22]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
         && b[22..] == *b"=="
 }
 
@@ -295,7 +354,10 @@ fn host_name(authority: &str) -> String {
     let host = if let Some(rest) = authority.strip_prefix('[') {
         rest.split(']').next().unwrap_or("").to_string()
     } else {
-        authority.rsplit_once(':').map_or(authority.as_str(), |(h, _)| h).to_string()
+        authority
+            .rsplit_once(':')
+            .map_or(authority.as_str(), |(h, _)| h)
+            .to_string()
     };
     match host.as_str() {
         "localhost" | "127.0.0.1" | "::1" => "localhost".to_string(),
@@ -339,17 +401,41 @@ mod tests {
             (Some("http://[::1]:8080"), Some("localhost:8080"), true),
             (Some("http://LOCALHOST:8080"), Some("localhost"), true),
             (Some("http://evil.example"), Some("127.0.0.1:8080"), false),
-            (Some("http://127.0.0.1.evil.example"), Some("127.0.0.1:8080"), false),
-            (Some("http://dev.example:3000"), Some("127.0.0.1:8080"), true),
-            (Some("http://dev.example:3000/"), Some("127.0.0.1:8080"), true),
-            (Some("http://dev.example:3001"), Some("127.0.0.1:8080"), false),
+            (
+                Some("http://127.0.0.1.evil.example"),
+                Some("127.0.0.1:8080"),
+                false,
+            ),
+            (
+                Some("http://dev.example:3000"),
+                Some("127.0.0.1:8080"),
+                true,
+            ),
+            (
+                Some("http://dev.example:3000/"),
+                Some("127.0.0.1:8080"),
+                true,
+            ),
+            (
+                Some("http://dev.example:3001"),
+                Some("127.0.0.1:8080"),
+                false,
+            ),
             (Some("null"), Some("127.0.0.1:8080"), true),
             (Some("garbage"), Some("127.0.0.1:8080"), false),
-            (Some("http://192.168.1.5:8080"), Some("192.168.1.5:8080"), true),
+            (
+                Some("http://192.168.1.5:8080"),
+                Some("192.168.1.5:8080"),
+                true,
+            ),
             (Some("http://127.0.0.1:8080"), None, false),
         ];
         for (origin, host, want) in rows {
-            assert_eq!(origin_allowed(*origin, *host, &allowed), *want, "origin {origin:?} host {host:?}");
+            assert_eq!(
+                origin_allowed(*origin, *host, &allowed),
+                *want,
+                "origin {origin:?} host {host:?}"
+            );
         }
         assert!(!origin_allowed(Some("null"), Some("localhost"), &[]));
     }

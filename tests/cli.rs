@@ -16,7 +16,11 @@ fn bin() -> Command {
 }
 
 fn run(args: &[&str], dir: &Path) -> Output {
-    bin().args(args).current_dir(dir).output().expect("binary runs")
+    bin()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("binary runs")
 }
 
 /// A running `hotreload serve`, killed on drop if a test fails midway.
@@ -45,21 +49,35 @@ fn serve(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Running {
         .expect("binary starts");
     let stdout = child.stdout.take().expect("piped stdout");
     let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("a ready line");
-    let start = line.find("http://").unwrap_or_else(|| panic!("no URL in ready line {line:?}"));
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("a ready line");
+    let start = line
+        .find("http://")
+        .unwrap_or_else(|| panic!("no URL in ready line {line:?}"));
     let url = line[start..].trim().to_string();
-    let addr = url.trim_start_matches("http://").trim_end_matches('/').parse().expect("URL has host:port");
+    let addr = url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("URL has host:port");
     Running { child, url, addr }
 }
 
 fn sigterm(child: &Child) {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill runs");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
     assert!(status.success());
 }
 
 fn site() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
-    write(&dir.path().join("index.html"), "<html><body><h1>hi</h1></body></html>");
+    write(
+        &dir.path().join("index.html"),
+        "<html><body><h1>hi</h1></body></html>",
+    );
     write(&dir.path().join("css/app.css"), "h1 { color: red }");
     dir
 }
@@ -70,21 +88,48 @@ fn help_and_version() {
     let help = run(&["--help"], dir.path());
     assert!(help.status.success());
     let text = String::from_utf8_lossy(&help.stdout);
-    for word in ["serve", "status", "init", "--port", "--watch", "--pattern", "--ignore", "--debounce", "--no-inject", "HOT_RELOAD_ENABLED"] {
-        assert!(text.contains(word), "--help does not mention {word}:\n{text}");
+    for word in [
+        "serve",
+        "status",
+        "init",
+        "--port",
+        "--watch",
+        "--pattern",
+        "--ignore",
+        "--debounce",
+        "--no-inject",
+        "HOT_RELOAD_ENABLED",
+    ] {
+        assert!(
+            text.contains(word),
+            "--help does not mention {word}:\n{text}"
+        );
     }
     let version = run(&["--version"], dir.path());
-    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), format!("hotreload {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout).trim(),
+        format!("hotreload {}", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
 fn bad_usage_exits_2_with_a_pointer_to_help() {
     let dir = site();
-    for args in [&["--bogus"][..], &["--port", "http"], &["--port"], &["a", "b"], &["status", "--nope"], &["--no-inject=yes"]] {
+    for args in [
+        &["--bogus"][..],
+        &["--port", "http"],
+        &["--port"],
+        &["a", "b"],
+        &["status", "--nope"],
+        &["--no-inject=yes"],
+    ] {
         let out = run(args, dir.path());
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("error:") && err.contains("--help"), "{args:?}: {err}");
+        assert!(
+            err.contains("error:") && err.contains("--help"),
+            "{args:?}: {err}"
+        );
     }
 }
 
@@ -92,16 +137,30 @@ fn bad_usage_exits_2_with_a_pointer_to_help() {
 fn serve_reloads_and_stops_cleanly_on_sigterm() {
     let dir = site();
     let mut server = serve(&["serve", ".", "--port", "0"], dir.path(), &[]);
-    assert!(server.url.starts_with("http://127.0.0.1:"), "{}", server.url);
+    assert!(
+        server.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url
+    );
     let (code, _, body) = common::http(server.addr, &common::get("/", &[]));
     assert_eq!(code, 200);
-    assert!(body.contains("<script src=\"/static/js/hotreload.js\"></script></body>"), "{body}");
+    assert!(
+        body.contains("<script src=\"/static/js/hotreload.js\"></script></body>"),
+        "{body}"
+    );
 
     let mut ws = connect(server.addr, None).expect("connect");
-    assert_eq!(next_message(&mut ws, PATIENCE).expect("hello")["type"], "connected");
+    assert_eq!(
+        next_message(&mut ws, PATIENCE).expect("hello")["type"],
+        "connected"
+    );
     write(&dir.path().join("css/app.css"), "h1 { color: blue }");
     let msg = next_change(&mut ws);
-    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())], "`serve .` reports paths inside it");
+    assert_eq!(
+        changes(&msg),
+        vec![("css/app.css".into(), "modified".into())],
+        "`serve .` reports paths inside it"
+    );
     assert_eq!(msg["action"], "css");
 
     let asked = Instant::now();
@@ -110,7 +169,11 @@ fn serve_reloads_and_stops_cleanly_on_sigterm() {
         match ws.read() {
             Ok(tungstenite::Message::Close(frame)) => break frame,
             Ok(_) => continue,
-            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && asked.elapsed() < PATIENCE => continue,
+            Err(tungstenite::Error::Io(e))
+                if e.kind() == std::io::ErrorKind::WouldBlock && asked.elapsed() < PATIENCE =>
+            {
+                continue;
+            }
             Err(e) => panic!("expected a close frame, got {e}"),
         }
     };
@@ -120,7 +183,10 @@ fn serve_reloads_and_stops_cleanly_on_sigterm() {
         if let Some(status) = server.child.try_wait().expect("wait") {
             break status;
         }
-        assert!(Instant::now() < deadline, "still running {PATIENCE:?} after SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "still running {PATIENCE:?} after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(10));
     };
     assert_eq!(status.code(), Some(0));
@@ -135,8 +201,14 @@ fn serve_dir_reports_paths_under_the_dir_name_and_ctrl_c_exits_0() {
     let mut ws = connect(server.addr, None).expect("connect");
     assert!(next_message(&mut ws, PATIENCE).is_some());
     write(&dir.path().join("web/app.css"), "b{}");
-    assert_eq!(changes(&next_change(&mut ws)), vec![("web/app.css".into(), "modified".into())]);
-    let status = Command::new("kill").args(["-INT", &server.child.id().to_string()]).status().expect("kill");
+    assert_eq!(
+        changes(&next_change(&mut ws)),
+        vec![("web/app.css".into(), "modified".into())]
+    );
+    let status = Command::new("kill")
+        .args(["-INT", &server.child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success());
     let deadline = Instant::now() + PATIENCE;
     loop {
@@ -152,11 +224,22 @@ fn serve_dir_reports_paths_under_the_dir_name_and_ctrl_c_exits_0() {
 #[test]
 fn hot_reload_enabled_false_serves_files_only() {
     let dir = site();
-    let server = serve(&["--port", "0"], dir.path(), &[("HOT_RELOAD_ENABLED", "false")]);
+    let server = serve(
+        &["--port", "0"],
+        dir.path(),
+        &[("HOT_RELOAD_ENABLED", "false")],
+    );
     let (code, _, body) = common::http(server.addr, &common::get("/", &[]));
     assert_eq!(code, 200);
-    assert!(!body.contains("hotreload.js"), "script injected while disabled: {body}");
-    for path in ["/ws/hotreload", "/api/v1/hotreload/status", "/static/js/hotreload.js"] {
+    assert!(
+        !body.contains("hotreload.js"),
+        "script injected while disabled: {body}"
+    );
+    for path in [
+        "/ws/hotreload",
+        "/api/v1/hotreload/status",
+        "/static/js/hotreload.js",
+    ] {
         let (code, _, _) = common::http(server.addr, &common::get(path, &[]));
         assert_eq!(code, 404, "{path} exists while disabled");
     }
@@ -179,7 +262,11 @@ fn status_for_people_and_as_json() {
     let server = serve(&["--port", "0"], dir.path(), &[]);
     let _ws = connect(server.addr, None).expect("connect");
     let out = run(&["status", "--url", &server.url], dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("clients:   1 connected"), "{text}");
     let out = run(&["status", "--json", "--url", &server.url], dir.path());
@@ -191,8 +278,15 @@ fn status_for_people_and_as_json() {
 fn status_with_nothing_listening_exits_1() {
     let dir = site();
     // Bind and drop to find a port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-    let out = run(&["status", "--url", &format!("http://127.0.0.1:{port}/")], dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let out = run(
+        &["status", "--url", &format!("http://127.0.0.1:{port}/")],
+        dir.path(),
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no hotreload server answers"));
 }
@@ -205,15 +299,23 @@ fn port_in_use_exits_1_with_the_fix() {
     let out = run(&["--port", &port], dir.path());
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot listen on 127.0.0.1:") && err.contains("--port 0"), "{err}");
+    assert!(
+        err.contains("cannot listen on 127.0.0.1:") && err.contains("--port 0"),
+        "{err}"
+    );
 }
 
 #[test]
 fn init_writes_a_config_that_serve_reads_and_refuses_to_overwrite() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = run(&["init"], dir.path());
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let written = std::fs::read_to_string(dir.path().join("config.yaml")).expect("config.yaml written");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written =
+        std::fs::read_to_string(dir.path().join("config.yaml")).expect("config.yaml written");
     assert_eq!(written, hotreload::config::TEMPLATE);
     let again = run(&["init"], dir.path());
     assert_eq!(again.status.code(), Some(2));
@@ -225,19 +327,33 @@ fn init_writes_a_config_that_serve_reads_and_refuses_to_overwrite() {
 #[test]
 fn bad_config_exits_2_naming_file_line_and_key() {
     let dir = site();
-    write(&dir.path().join("bad.yaml"), "hot_reload:\n  enabled: true\n  debounce: 50\n");
+    write(
+        &dir.path().join("bad.yaml"),
+        "hot_reload:\n  enabled: true\n  debounce: 50\n",
+    );
     let out = run(&["--config", "bad.yaml", "--port", "0"], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.yaml:3") && err.contains("debounce") && err.contains("debounce_ms"), "{err}");
+    assert!(
+        err.contains("bad.yaml:3") && err.contains("debounce") && err.contains("debounce_ms"),
+        "{err}"
+    );
 
     let out = run(&["--config", "missing.yaml"], dir.path());
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("missing.yaml") && err.contains("hotreload init"), "{err}");
+    assert!(
+        err.contains("missing.yaml") && err.contains("hotreload init"),
+        "{err}"
+    );
 
     let out = run(&["--pattern", "[*.css", "--port", "0"], dir.path());
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -254,7 +370,10 @@ fn the_seed_config_example_serves_its_watch_dirs() {
     assert!(next_message(&mut ws, PATIENCE).is_some());
     write(&dir.path().join("personas/bob/PERSONA.md"), "# Robert");
     let msg = next_change(&mut ws);
-    assert_eq!(changes(&msg), vec![("personas/bob/PERSONA.md".into(), "modified".into())]);
+    assert_eq!(
+        changes(&msg),
+        vec![("personas/bob/PERSONA.md".into(), "modified".into())]
+    );
     assert_eq!(msg["action"], "reload");
     write(&dir.path().join("web/static/notes.txt"), "not matched");
     common::assert_quiet(&mut ws, Duration::from_millis(800));
@@ -264,8 +383,16 @@ fn the_seed_config_example_serves_its_watch_dirs() {
 fn embed_example_mounts_hot_reload_beside_its_routes() {
     // Built by `cargo test` beside this test's binary: target/<profile>/examples/embed.
     let exe = std::env::current_exe().expect("test exe");
-    let example = exe.parent().and_then(|deps| deps.parent()).expect("target dir").join("examples/embed");
-    assert!(example.exists(), "build the examples first: {}", example.display());
+    let example = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .join("examples/embed");
+    assert!(
+        example.exists(),
+        "build the examples first: {}",
+        example.display()
+    );
     let root = env!("CARGO_MANIFEST_DIR");
     let mut child = Command::new(&example)
         .current_dir(root)
@@ -275,17 +402,30 @@ fn embed_example_mounts_hot_reload_beside_its_routes() {
         .spawn()
         .expect("example starts");
     let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
-    let addr: std::net::SocketAddr = line.trim().trim_start_matches("embed example at http://").trim_end_matches('/').parse().expect("addr");
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .trim_start_matches("embed example at http://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("addr");
     let (code, _, body) = common::http(addr, &common::get("/", &[]));
     assert_eq!(code, 200);
-    assert!(body.contains("/static/js/hotreload.js") && body.contains("Hot reload is on"), "{body}");
+    assert!(
+        body.contains("/static/js/hotreload.js") && body.contains("Hot reload is on"),
+        "{body}"
+    );
     let (code, _, _) = common::http(addr, &common::get("/static/js/hotreload.js", &[]));
     assert_eq!(code, 200);
     let (code, _, body) = common::http(addr, &common::get("/api/v1/hotreload/status", &[]));
     assert_eq!(code, 200, "{body}");
     let mut ws = connect(addr, None).expect("connect");
-    assert_eq!(next_message(&mut ws, PATIENCE).expect("hello")["type"], "connected");
+    assert_eq!(
+        next_message(&mut ws, PATIENCE).expect("hello")["type"],
+        "connected"
+    );
     let (code, _, _) = common::http(addr, &common::get("/nope", &[]));
     assert_eq!(code, 404);
     let _ = common::http(addr, &common::get("/quit", &[]));

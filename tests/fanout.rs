@@ -15,7 +15,9 @@ fn a_stalled_client_is_dropped_and_never_delays_the_others() {
     let (_stalled, _) = server.client();
     let (mut reader, _) = server.client();
     // Big batches fill the kernel's socket buffers quickly (about 60 KB each).
-    let paths: Vec<String> = (0..500).map(|i| format!("assets/some/long/folder/name/file-{i:04}-with-a-long-name.css")).collect();
+    let paths: Vec<String> = (0..500)
+        .map(|i| format!("assets/some/long/folder/name/file-{i:04}-with-a-long-name.css"))
+        .collect();
     let batches = 400;
     let started = Instant::now();
     let mut slowest = Duration::ZERO;
@@ -31,9 +33,16 @@ fn a_stalled_client_is_dropped_and_never_delays_the_others() {
     let total = started.elapsed();
     eprintln!("{batches} batches in {total:?}; slowest broadcast {slowest:?}");
     // The stalled client was dropped: only the reader remains.
-    assert_eq!(server.status()["connected_clients"], 1, "the stalled client is still counted");
+    assert_eq!(
+        server.status()["connected_clients"],
+        1,
+        "the stalled client is still counted"
+    );
     // Broadcast never waits on a socket: even the slowest call is quick.
-    assert!(slowest < Duration::from_secs(1), "a broadcast blocked for {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a broadcast blocked for {slowest:?}"
+    );
 }
 
 #[test]

@@ -25,7 +25,11 @@ fn subscribers_get_the_same_batches_as_browsers() {
 fn trigger_reloads_by_hand() {
     let server = TestServer::start(&[("a.css", "a{}")], |_| {});
     let (mut ws, _) = server.client();
-    let batch = server.server.manager().trigger(["personas/bob.md"]).expect("enabled");
+    let batch = server
+        .server
+        .manager()
+        .trigger(["personas/bob.md"])
+        .expect("enabled");
     let msg = common::next_change(&mut ws);
     assert_eq!(msg["seq"], batch.seq);
     assert_eq!(msg["action"], "reload");
@@ -33,7 +37,10 @@ fn trigger_reloads_by_hand() {
     let empty: [&str; 0] = [];
     server.server.manager().trigger(empty);
     let msg = common::next_change(&mut ws);
-    assert_eq!((msg["action"].as_str(), msg["path"].as_str()), (Some("reload"), Some("")));
+    assert_eq!(
+        (msg["action"].as_str(), msg["path"].as_str()),
+        (Some("reload"), Some(""))
+    );
 }
 
 #[test]
@@ -53,9 +60,14 @@ fn disabled_manager_starts_nothing_and_routes_nothing() {
     // Every route is absent: requests come back to the host.
     let http = tiny_http::Server::http("127.0.0.1:0").expect("bind");
     let addr = http.server_addr().to_ip().expect("tcp");
-    let asker = std::thread::spawn(move || common::http(addr, &common::get("/api/v1/hotreload/status", &[])));
+    let asker = std::thread::spawn(move || {
+        common::http(addr, &common::get("/api/v1/hotreload/status", &[]))
+    });
     let request = http.recv().expect("a request");
-    let handed_back = manager.server().handle(request).expect("handed back when disabled");
+    let handed_back = manager
+        .server()
+        .handle(request)
+        .expect("handed back when disabled");
     handed_back
         .respond(tiny_http::Response::from_string("host app").with_status_code(404))
         .expect("respond");
@@ -66,7 +78,13 @@ fn disabled_manager_starts_nothing_and_routes_nothing() {
 #[test]
 fn watch_dir_labels_are_cleaned_as_the_spec_says() {
     let base = std::path::Path::new("/srv/app");
-    for (written, label) in [("./web/static", "web/static"), ("web/static/", "web/static"), (".", ""), ("./", ""), ("personas", "personas")] {
+    for (written, label) in [
+        ("./web/static", "web/static"),
+        ("web/static/", "web/static"),
+        (".", ""),
+        ("./", ""),
+        ("personas", "personas"),
+    ] {
         assert_eq!(WatchDir::new(written, base).label, label, "{written}");
     }
     assert_eq!(WatchDir::new("./web", base).path, base.join("./web"));

@@ -38,8 +38,14 @@ fn css_write_gives_exactly_one_css_batch() {
     assert_eq!(msg["operation"], "modified");
     assert_eq!(msg["seq"], 1);
     assert_eq!(msg["truncated"], false);
-    assert!(msg["timestamp"].as_u64().unwrap_or(0) > 1_700_000_000, "{msg}");
-    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())]);
+    assert!(
+        msg["timestamp"].as_u64().unwrap_or(0) > 1_700_000_000,
+        "{msg}"
+    );
+    assert_eq!(
+        changes(&msg),
+        vec![("css/app.css".into(), "modified".into())]
+    );
     assert_quiet(&mut ws, quiet());
 }
 
@@ -59,10 +65,16 @@ fn persona_and_html_writes_reload() {
     let (mut ws, _) = server.client();
     write(&server.path("personas/PERSONA.md"), "# Alice");
     let msg = next_change(&mut ws);
-    assert_eq!((msg["action"].as_str(), msg["path"].as_str()), (Some("reload"), Some("personas/PERSONA.md")));
+    assert_eq!(
+        (msg["action"].as_str(), msg["path"].as_str()),
+        (Some("reload"), Some("personas/PERSONA.md"))
+    );
     write(&server.path("index.html"), "<html><body>bye</body></html>");
     let msg = next_change(&mut ws);
-    assert_eq!((msg["action"].as_str(), msg["seq"].as_u64()), (Some("reload"), Some(2)));
+    assert_eq!(
+        (msg["action"].as_str(), msg["seq"].as_u64()),
+        (Some("reload"), Some(2))
+    );
 }
 
 #[test]
@@ -71,10 +83,16 @@ fn ten_writes_within_the_window_give_one_batch() {
     let server = TestServer::start(SITE, |c| c.debounce_ms = 600);
     let (mut ws, _) = server.client();
     for i in 0..10 {
-        write(&server.path("css/app.css"), &format!("body {{ margin: {i}px }}"));
+        write(
+            &server.path("css/app.css"),
+            &format!("body {{ margin: {i}px }}"),
+        );
     }
     let msg = next_change(&mut ws);
-    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())]);
+    assert_eq!(
+        changes(&msg),
+        vec![("css/app.css".into(), "modified".into())]
+    );
     assert_quiet(&mut ws, Duration::from_millis(1500));
 }
 
@@ -89,7 +107,10 @@ fn several_files_in_one_batch_name_each_once() {
     assert_eq!(msg["action"], "reload");
     assert_eq!(
         changes(&msg),
-        vec![("css/app.css".into(), "modified".into()), ("js/app.js".into(), "modified".into())]
+        vec![
+            ("css/app.css".into(), "modified".into()),
+            ("js/app.js".into(), "modified".into())
+        ]
     );
 }
 
@@ -102,7 +123,11 @@ fn rename_over_save_names_the_real_file() {
     std::fs::write(&tmp, "body { color: green }").expect("write temp");
     std::fs::rename(&tmp, server.path("css/app.css")).expect("rename over");
     let msg = next_change(&mut ws);
-    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())], "{msg}");
+    assert_eq!(
+        changes(&msg),
+        vec![("css/app.css".into(), "modified".into())],
+        "{msg}"
+    );
     assert_eq!(msg["action"], "css");
     assert_quiet(&mut ws, quiet());
 }
@@ -117,7 +142,11 @@ fn unignored_temp_renamed_over_never_appears() {
     std::fs::write(&tmp, "body { color: teal }").expect("write temp");
     std::fs::rename(&tmp, server.path("css/app.css")).expect("rename over");
     let msg = next_change(&mut ws);
-    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())], "{msg}");
+    assert_eq!(
+        changes(&msg),
+        vec![("css/app.css".into(), "modified".into())],
+        "{msg}"
+    );
 }
 
 #[test]
@@ -131,7 +160,11 @@ fn sed_in_place_gives_one_batch() {
         .expect("sed runs");
     assert!(status.success());
     let msg = next_change(&mut ws);
-    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())], "{msg}");
+    assert_eq!(
+        changes(&msg),
+        vec![("css/app.css".into(), "modified".into())],
+        "{msg}"
+    );
     assert_quiet(&mut ws, quiet());
 }
 
@@ -142,11 +175,19 @@ fn file_in_a_directory_made_after_start_is_seen() {
     std::fs::create_dir_all(server.path("new/deeper")).expect("mkdir");
     write(&server.path("new/deeper/late.css"), "p{}");
     let msg = next_change(&mut ws);
-    assert_eq!(changes(&msg), vec![("new/deeper/late.css".into(), "created".into())], "{msg}");
+    assert_eq!(
+        changes(&msg),
+        vec![("new/deeper/late.css".into(), "created".into())],
+        "{msg}"
+    );
     // And the new directory stays watched.
     write(&server.path("new/deeper/late.css"), "p{color:red}");
     let msg = next_change(&mut ws);
-    assert_eq!(changes(&msg), vec![("new/deeper/late.css".into(), "modified".into())], "{msg}");
+    assert_eq!(
+        changes(&msg),
+        vec![("new/deeper/late.css".into(), "modified".into())],
+        "{msg}"
+    );
 }
 
 #[test]
@@ -155,13 +196,20 @@ fn delete_says_deleted_and_move_says_renamed_and_created() {
     let (mut ws, _) = server.client();
     std::fs::remove_file(server.path("js/app.js")).expect("delete");
     let msg = next_change(&mut ws);
-    assert_eq!(changes(&msg), vec![("js/app.js".into(), "deleted".into())], "{msg}");
+    assert_eq!(
+        changes(&msg),
+        vec![("js/app.js".into(), "deleted".into())],
+        "{msg}"
+    );
     assert_eq!(msg["action"], "reload");
     std::fs::rename(server.path("css/app.css"), server.path("css/main.css")).expect("move");
     let msg = next_change(&mut ws);
     assert_eq!(
         changes(&msg),
-        vec![("css/app.css".into(), "renamed".into()), ("css/main.css".into(), "created".into())],
+        vec![
+            ("css/app.css".into(), "renamed".into()),
+            ("css/main.css".into(), "created".into())
+        ],
         "{msg}"
     );
 }
@@ -174,7 +222,11 @@ fn create_then_delete_within_a_batch_is_nothing() {
     std::fs::remove_file(server.path("css/flash.css")).expect("delete");
     write(&server.path("css/app.css"), "y{}");
     let msg = next_change(&mut ws);
-    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())], "{msg}");
+    assert_eq!(
+        changes(&msg),
+        vec![("css/app.css".into(), "modified".into())],
+        "{msg}"
+    );
 }
 
 #[test]
@@ -193,7 +245,11 @@ fn ignored_and_unmatched_files_give_nothing() {
     // The watcher is alive: a matching file still comes through.
     write(&server.path("css/app.css"), "z{}");
     let msg = next_change(&mut ws);
-    assert_eq!(changes(&msg), vec![("css/app.css".into(), "modified".into())], "{msg}");
+    assert_eq!(
+        changes(&msg),
+        vec![("css/app.css".into(), "modified".into())],
+        "{msg}"
+    );
 }
 
 #[test]
@@ -201,7 +257,10 @@ fn every_client_gets_every_batch_with_growing_seq() {
     let server = TestServer::start(SITE, |_| {});
     let mut clients: Vec<_> = (0..5).map(|_| server.client().0).collect();
     for round in 1..=3u64 {
-        write(&server.path("css/app.css"), &format!("a{{z-index:{round}}}"));
+        write(
+            &server.path("css/app.css"),
+            &format!("a{{z-index:{round}}}"),
+        );
         for ws in &mut clients {
             assert_eq!(next_change(ws)["seq"], round);
         }
@@ -224,13 +283,25 @@ fn deleted_and_recreated_watch_dir_keeps_working() {
     assert!(common::next_message(&mut ws, common::PATIENCE).is_some());
     std::fs::remove_dir_all(root.path().join("web")).expect("rm -rf");
     let msg = next_change(&mut ws);
-    assert_eq!(changes(&msg), vec![("web/app.css".into(), "deleted".into())], "{msg}");
+    assert_eq!(
+        changes(&msg),
+        vec![("web/app.css".into(), "deleted".into())],
+        "{msg}"
+    );
     write(&root.path().join("web/app.css"), "b{}");
     let msg = next_change(&mut ws);
-    assert_eq!(changes(&msg), vec![("web/app.css".into(), "created".into())], "{msg}");
+    assert_eq!(
+        changes(&msg),
+        vec![("web/app.css".into(), "created".into())],
+        "{msg}"
+    );
     write(&root.path().join("web/app.css"), "c{}");
     let msg = next_change(&mut ws);
-    assert_eq!(changes(&msg), vec![("web/app.css".into(), "modified".into())], "{msg}");
+    assert_eq!(
+        changes(&msg),
+        vec![("web/app.css".into(), "modified".into())],
+        "{msg}"
+    );
 }
 
 #[test]
@@ -244,5 +315,9 @@ fn watch_dir_missing_at_start_is_picked_up_when_it_appears() {
     assert!(common::next_message(&mut ws, common::PATIENCE).is_some());
     write(&root.path().join("later/web/app.css"), "a{}");
     let msg = next_change(&mut ws);
-    assert_eq!(changes(&msg), vec![("later/web/app.css".into(), "created".into())], "{msg}");
+    assert_eq!(
+        changes(&msg),
+        vec![("later/web/app.css".into(), "created".into())],
+        "{msg}"
+    );
 }

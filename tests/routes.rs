@@ -6,7 +6,10 @@ use std::time::{Duration, Instant};
 
 use common::{PATIENCE, TestServer, connect, get, http, next_message};
 
-const SITE: &[(&str, &str)] = &[("index.html", "<html><body>hi</body></html>"), ("app.css", "a{}")];
+const SITE: &[(&str, &str)] = &[
+    ("index.html", "<html><body>hi</body></html>"),
+    ("app.css", "a{}"),
+];
 
 const UPGRADE: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==";
 
@@ -56,7 +59,10 @@ fn status_json_has_the_seed_keys_and_counts_clients() {
     }
     assert_eq!(status["changes"], 1, "{status}");
     assert_eq!(status["last_change"]["seq"], 1);
-    assert_eq!(status["last_change"]["paths"], serde_json::json!(["app.css"]));
+    assert_eq!(
+        status["last_change"]["paths"],
+        serde_json::json!(["app.css"])
+    );
 }
 
 #[test]
@@ -64,8 +70,16 @@ fn client_script_is_served_as_javascript() {
     let server = TestServer::start(SITE, |_| {});
     let (code, headers, body) = http(server.addr(), &get("/static/js/hotreload.js", &[]));
     assert_eq!(code, 200);
-    assert!(headers.iter().any(|h| h.starts_with("content-type: application/javascript")), "{headers:?}");
-    assert!(headers.iter().any(|h| h == "cache-control: no-cache"), "{headers:?}");
+    assert!(
+        headers
+            .iter()
+            .any(|h| h.starts_with("content-type: application/javascript")),
+        "{headers:?}"
+    );
+    assert!(
+        headers.iter().any(|h| h == "cache-control: no-cache"),
+        "{headers:?}"
+    );
     assert_eq!(body, hotreload::CLIENT_JS);
 }
 
@@ -74,7 +88,10 @@ fn pages_get_the_script_injected() {
     let server = TestServer::start(SITE, |_| {});
     let (code, _, body) = http(server.addr(), &get("/", &[]));
     assert_eq!(code, 200);
-    assert_eq!(body, "<html><body>hi<script src=\"/static/js/hotreload.js\"></script></body></html>");
+    assert_eq!(
+        body,
+        "<html><body>hi<script src=\"/static/js/hotreload.js\"></script></body></html>"
+    );
 }
 
 #[test]
@@ -93,13 +110,29 @@ fn wrong_version_is_426_and_bad_key_is_400() {
     let server = TestServer::start(SITE, |_| {});
     let wrong_version = get(
         "/ws/hotreload",
-        &["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 8", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="],
+        &[
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Version: 8",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        ],
     );
     let (code, headers, _) = http(server.addr(), &wrong_version);
     assert_eq!(code, 426);
-    assert!(headers.iter().any(|h| h == "sec-websocket-version: 13"), "{headers:?}");
-    for key in ["", "Sec-WebSocket-Key: short", "Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!=="] {
-        let mut h = vec!["Upgrade: websocket", "Connection: Upgrade", "Sec-WebSocket-Version: 13"];
+    assert!(
+        headers.iter().any(|h| h == "sec-websocket-version: 13"),
+        "{headers:?}"
+    );
+    for key in [
+        "",
+        "Sec-WebSocket-Key: short",
+        "Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!==",
+    ] {
+        let mut h = vec![
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            "Sec-WebSocket-Version: 13",
+        ];
         if !key.is_empty() {
             h.push(key);
         }
@@ -110,8 +143,13 @@ fn wrong_version_is_426_and_bad_key_is_400() {
 
 #[test]
 fn cross_origin_upgrade_is_403_same_host_is_allowed() {
-    let server = TestServer::start(SITE, |c| c.allowed_origins = vec!["http://tools.example:9000".into()]);
-    let (code, _, body) = http(server.addr(), &upgrade_with(&["Origin: http://evil.example"]));
+    let server = TestServer::start(SITE, |c| {
+        c.allowed_origins = vec!["http://tools.example:9000".into()]
+    });
+    let (code, _, body) = http(
+        server.addr(),
+        &upgrade_with(&["Origin: http://evil.example"]),
+    );
     assert_eq!(code, 403, "{body}");
     assert!(body.contains("allowed_origins"), "{body}");
     let (code, _, _) = http(server.addr(), &upgrade_with(&["Origin: null"]));
@@ -124,7 +162,8 @@ fn cross_origin_upgrade_is_403_same_host_is_allowed() {
         "http://localhost:5173".to_string(),
         "http://tools.example:9000".to_string(),
     ] {
-        let mut ws = connect(server.addr(), Some(&origin)).unwrap_or_else(|e| panic!("{origin} refused: {e}"));
+        let mut ws = connect(server.addr(), Some(&origin))
+            .unwrap_or_else(|e| panic!("{origin} refused: {e}"));
         let hello = next_message(&mut ws, PATIENCE).expect("connected");
         assert_eq!(hello["type"], "connected", "{origin}");
     }
@@ -140,7 +179,10 @@ fn over_max_clients_is_503() {
     let (code, headers, body) = http(server.addr(), &upgrade_with(&[]));
     assert_eq!(code, 503, "{body}");
     assert!(body.contains("max_clients"), "{body}");
-    assert!(headers.iter().any(|h| h.starts_with("retry-after:")), "{headers:?}");
+    assert!(
+        headers.iter().any(|h| h.starts_with("retry-after:")),
+        "{headers:?}"
+    );
     match connect(server.addr(), None) {
         Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
         other => panic!("expected 503, got {:?}", other.map(|_| "a connection")),
@@ -164,7 +206,10 @@ fn a_vanished_client_is_dropped_within_two_heartbeats() {
     assert_eq!(status["connected_clients"], 1, "{status}");
     // Two heartbeats, plus slack for a busy machine; the bound that matters
     // is that it happens by itself, without a write from us.
-    assert!(took < 2 * heartbeat + Duration::from_secs(2), "took {took:?}");
+    assert!(
+        took < 2 * heartbeat + Duration::from_secs(2),
+        "took {took:?}"
+    );
     eprintln!("vanished client dropped after {took:?} (heartbeat {heartbeat:?})");
 }
 
@@ -173,8 +218,16 @@ fn other_paths_are_static_files() {
     let server = TestServer::start(SITE, |_| {});
     let (code, headers, body) = http(server.addr(), &get("/app.css", &[]));
     assert_eq!((code, body.as_str()), (200, "a{}"));
-    assert!(headers.iter().any(|h| h == "cache-control: no-cache"), "{headers:?}");
-    assert!(headers.iter().any(|h| h.starts_with("content-type: text/css")), "{headers:?}");
+    assert!(
+        headers.iter().any(|h| h == "cache-control: no-cache"),
+        "{headers:?}"
+    );
+    assert!(
+        headers
+            .iter()
+            .any(|h| h.starts_with("content-type: text/css")),
+        "{headers:?}"
+    );
     let (code, _, _) = http(server.addr(), &get("/../../etc/passwd", &[]));
     assert!(code == 403 || code == 404, "{code}");
     let (code, _, _) = http(server.addr(), &get("/%2e%2e/%2e%2e/etc/passwd", &[]));

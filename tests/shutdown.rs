@@ -31,13 +31,23 @@ fn ours(names: &[String]) -> Vec<String> {
 
 #[test]
 fn close_joins_every_thread_and_sends_1001() {
-    assert!(ours(&thread_names()).is_empty(), "threads before start: {:?}", thread_names());
+    assert!(
+        ours(&thread_names()).is_empty(),
+        "threads before start: {:?}",
+        thread_names()
+    );
     let mut server = TestServer::start(&[("a.css", "a{}")], |_| {});
     let mut clients: Vec<_> = (0..20).map(|_| server.client().0).collect();
     let running = ours(&thread_names());
-    let client_threads = running.iter().filter(|n| n.starts_with("hotreload-clien")).count();
+    let client_threads = running
+        .iter()
+        .filter(|n| n.starts_with("hotreload-clien"))
+        .count();
     assert_eq!(client_threads, 20, "{running:?}");
-    assert!(running.iter().any(|n| n == "hotreload-watch"), "{running:?}");
+    assert!(
+        running.iter().any(|n| n == "hotreload-watch"),
+        "{running:?}"
+    );
 
     let started = Instant::now();
     server.server.close().expect("close succeeds");
@@ -50,7 +60,11 @@ fn close_joins_every_thread_and_sends_1001() {
             match ws.read() {
                 Ok(Message::Close(frame)) => break frame,
                 Ok(_) => continue,
-                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline => continue,
+                Err(tungstenite::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock && Instant::now() < deadline =>
+                {
+                    continue;
+                }
                 Err(e) => panic!("expected a close frame, got {e}"),
             }
         };

@@ -16,9 +16,7 @@ use std::path::{Component, Path, PathBuf};
 
 use tiny_http::{Header, Method, Request, Response};
 
-/// The URL path the browser client is served from; [`inject_script`] adds a
-/// `<script>` tag that loads it.
-pub const CLIENT_PATH: &str = "/static/js/hotreload.js";
+use crate::server::CLIENT_PATH;
 
 /// The tag [`inject_script`] inserts.
 const SCRIPT_TAG: &str = "<script src=\"/static/js/hotreload.js\"></script>";
@@ -232,10 +230,6 @@ impl StaticFiles {
     ///
     /// A root that is missing, unreadable or not a folder is an
     /// [`Error::Io`](crate::Error::Io) whose action is "serve the folder".
-    #[allow(
-        clippy::result_large_err,
-        reason = "the crate's one Error type; its size is error.rs's call, and this runs once"
-    )]
     pub fn new(root: &Path, inject: bool) -> Result<StaticFiles, crate::Error> {
         let io_error = |source| crate::Error::Io {
             action: "serve the folder".into(),

@@ -67,16 +67,25 @@ impl DevServer {
         } = options;
         if config.watch_dirs.is_empty() {
             let written = root.to_string_lossy().into_owned();
-            config.watch_dirs.push(WatchDir::new(&written, std::path::Path::new(".")));
+            config
+                .watch_dirs
+                .push(WatchDir::new(&written, std::path::Path::new(".")));
         }
         let manager = Manager::new(config)?;
         let files = StaticFiles::new(&root, inject && manager.is_enabled())?;
-        let shown = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        let shown = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
         let listener = TcpListener::bind((host.as_str(), port)).map_err(|source| Error::Bind {
             addr: shown.clone(),
             source,
         })?;
-        let addr = listener.local_addr().map_err(|source| Error::Bind { addr: shown, source })?;
+        let addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: shown,
+            source,
+        })?;
         let http = tiny_http::Server::from_listener(listener, None).map_err(|e| Error::Bind {
             addr: addr.to_string(),
             source: std::io::Error::other(e.to_string()),

@@ -213,6 +213,10 @@ mod tests {
                 }
             )]
         );
-        assert_eq!(batch[0].1.operation(false), None, "create+move away = nothing");
+        assert_eq!(
+            batch[0].1.operation(false),
+            None,
+            "create+move away = nothing"
+        );
     }
 }

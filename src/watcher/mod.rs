@@ -18,13 +18,13 @@ use std::thread::{self, JoinHandle};
 use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender, at, never, select, unbounded};
-use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
 use notify::RecursiveMode;
+use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
 
+use crate::Error;
 use crate::client::Hub;
 use crate::config::{Config, WatchDir};
 use crate::protocol::Change;
-use crate::Error;
 use debounce::{Debouncer, Pending};
 use patterns::{Patterns, rel_string};
 
@@ -322,7 +322,10 @@ impl State {
             let entries = match std::fs::read_dir(&dir) {
                 Ok(entries) => entries,
                 Err(e) => {
-                    log::warn!("[HotReload] cannot read {}: {e}; its files are not watched", dir.display());
+                    log::warn!(
+                        "[HotReload] cannot read {}: {e}; its files are not watched",
+                        dir.display()
+                    );
                     continue;
                 }
             };
@@ -334,7 +337,9 @@ impl State {
                 }
                 // Symbolic links are not followed: a link to a directory
                 // could loop or leave the tree; a link to a file is a file.
-                let Ok(kind) = entry.file_type() else { continue };
+                let Ok(kind) = entry.file_type() else {
+                    continue;
+                };
                 if kind.is_dir() {
                     stack.push(path);
                 } else if self.patterns.is_reported(&rel) {
@@ -393,7 +398,11 @@ impl State {
             self.roots[i].present = true;
             return self.watch_tree(&path, now);
         }
-        let ancestor = path.ancestors().skip(1).find(|a| a.is_dir()).map(Path::to_path_buf);
+        let ancestor = path
+            .ancestors()
+            .skip(1)
+            .find(|a| a.is_dir())
+            .map(Path::to_path_buf);
         log::warn!(
             "[HotReload] watch dir {} does not exist{}; it will be watched when it appears",
             path.display(),
@@ -408,10 +417,14 @@ impl State {
     fn watch_ancestor(&mut self, dir: PathBuf) {
         let count = self.ancestors.entry(dir.clone()).or_insert(0);
         *count += 1;
-        if *count == 1 && !self.watched.contains(&dir) {
-            if let Err(e) = self.backend.watch(&dir, RecursiveMode::NonRecursive) {
-                log::warn!("[HotReload] cannot watch {} to wait for a watch dir: {e}", dir.display());
-            }
+        if *count == 1
+            && !self.watched.contains(&dir)
+            && let Err(e) = self.backend.watch(&dir, RecursiveMode::NonRecursive)
+        {
+            log::warn!(
+                "[HotReload] cannot watch {} to wait for a watch dir: {e}",
+                dir.display()
+            );
         }
     }
 
@@ -436,7 +449,10 @@ impl State {
                 continue;
             }
             if self.roots[i].path.is_dir() {
-                log::info!("[HotReload] watch dir {} appeared; watching it", self.roots[i].path.display());
+                log::info!(
+                    "[HotReload] watch dir {} appeared; watching it",
+                    self.roots[i].path.display()
+                );
                 self.attach_root(i, Some(now));
             } else if let Some(a) = self.roots[i].path.ancestors().skip(1).find(|a| a.is_dir()) {
                 let a = a.to_path_buf();
@@ -463,7 +479,12 @@ impl State {
                 self.debouncer.push(path.clone(), before, false, now);
             }
         }
-        let removed: Vec<PathBuf> = self.known.keys().filter(|p| !new.contains_key(*p)).cloned().collect();
+        let removed: Vec<PathBuf> = self
+            .known
+            .keys()
+            .filter(|p| !new.contains_key(*p))
+            .cloned()
+            .collect();
         for path in removed {
             self.debouncer.push(path, true, false, now);
         }
@@ -481,14 +502,26 @@ impl State {
             } else {
                 self.known.remove(&path);
             }
-            let Some(operation) = pending.operation(exists) else { continue };
-            let Some(i) = self.root_of(&path).or_else(|| self.roots.iter().position(|r| path.starts_with(&r.path))) else {
+            let Some(operation) = pending.operation(exists) else {
+                continue;
+            };
+            let Some(i) = self
+                .root_of(&path)
+                .or_else(|| self.roots.iter().position(|r| path.starts_with(&r.path)))
+            else {
                 continue;
             };
             let rel = self.rel(i, &path);
             let label = &self.roots[i].dir.label;
-            let shown = if label.is_empty() { rel } else { format!("{label}/{rel}") };
-            changes.push(Change { path: shown, operation });
+            let shown = if label.is_empty() {
+                rel
+            } else {
+                format!("{label}/{rel}")
+            };
+            changes.push(Change {
+                path: shown,
+                operation,
+            });
         }
         changes
     }
@@ -496,11 +529,17 @@ impl State {
 
 /// Paths in `set` at or below `dir` (a contiguous range: paths order by component).
 fn under<'a>(set: &'a BTreeSet<PathBuf>, dir: &'a Path) -> impl Iterator<Item = &'a PathBuf> + 'a {
-    set.range(dir.to_path_buf()..).take_while(move |p| p.starts_with(dir))
+    set.range(dir.to_path_buf()..)
+        .take_while(move |p| p.starts_with(dir))
 }
 
-fn under_keys<'a, V>(map: &'a BTreeMap<PathBuf, V>, dir: &'a Path) -> impl Iterator<Item = &'a PathBuf> + 'a {
-    map.range(dir.to_path_buf()..).map(|(k, _)| k).take_while(move |p| p.starts_with(dir))
+fn under_keys<'a, V>(
+    map: &'a BTreeMap<PathBuf, V>,
+    dir: &'a Path,
+) -> impl Iterator<Item = &'a PathBuf> + 'a {
+    map.range(dir.to_path_buf()..)
+        .map(|(k, _)| k)
+        .take_while(move |p| p.starts_with(dir))
 }
 
 fn inotify_instances_fix(e: &notify::Error) -> String {
@@ -508,6 +547,7 @@ fn inotify_instances_fix(e: &notify::Error) -> String {
     if too_many {
         "too many inotify instances are open; raise the limit with `sudo sysctl fs.inotify.max_user_instances=1024`, or close other watchers (IDEs, other dev servers)".into()
     } else {
-        "check that this system supports inotify (network and some container filesystems do not)".into()
+        "check that this system supports inotify (network and some container filesystems do not)"
+            .into()
     }
 }

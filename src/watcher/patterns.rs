@@ -42,7 +42,11 @@ impl Glob {
             Error::config(
                 "<patterns>",
                 key,
-                format!("`{text}` is not a valid glob: {} at character {}", e.msg, e.pos + 1),
+                format!(
+                    "`{text}` is not a valid glob: {} at character {}",
+                    e.msg,
+                    e.pos + 1
+                ),
                 "use *, ?, [abc] and ** (as a whole path segment) only",
             )
         })?;
@@ -86,7 +90,8 @@ impl Patterns {
 
     /// Is a file at `rel` (relative to its watch dir, `/`-separated) reported?
     pub fn is_reported(&self, rel: &str) -> bool {
-        !self.is_ignored(rel) && (self.include.is_empty() || self.include.iter().any(|g| g.matches(rel)))
+        !self.is_ignored(rel)
+            && (self.include.is_empty() || self.include.iter().any(|g| g.matches(rel)))
     }
 
     /// Is `rel` ignored, itself or through one of its parent directories?
@@ -190,7 +195,12 @@ mod tests {
 
     #[test]
     fn invalid_glob_names_the_pattern() {
-        let err = Patterns::new(&["[*.css".into()], &[]).err().expect("invalid");
-        assert!(err.to_string().contains("`[*.css` is not a valid glob"), "{err}");
+        let err = Patterns::new(&["[*.css".into()], &[])
+            .err()
+            .expect("invalid");
+        assert!(
+            err.to_string().contains("`[*.css` is not a valid glob"),
+            "{err}"
+        );
     }
 }

@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests: a real server on 127.0.0.1:0
 //! over a temp dir, real WebSocket clients, raw HTTP.
-#![allow(dead_code, reason = "each test file uses a different part of this module")]
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of this module"
+)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -65,7 +68,10 @@ impl TestServer {
     }
 
     pub fn status(&self) -> Value {
-        let (code, _, body) = http(self.addr(), "GET /api/v1/hotreload/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        let (code, _, body) = http(
+            self.addr(),
+            "GET /api/v1/hotreload/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        );
         assert_eq!(code, 200, "{body}");
         serde_json::from_str(&body).expect("status is JSON")
     }
@@ -82,12 +88,15 @@ pub fn write(path: &Path, content: &str) {
 pub fn connect(addr: SocketAddr, origin: Option<&str>) -> Result<Ws, tungstenite::Error> {
     let mut request = format!("ws://{addr}/ws/hotreload").into_client_request()?;
     if let Some(origin) = origin {
-        request
-            .headers_mut()
-            .insert("Origin", origin.parse().expect("origin is a valid header value"));
+        request.headers_mut().insert(
+            "Origin",
+            origin.parse().expect("origin is a valid header value"),
+        );
     }
     let stream = TcpStream::connect(addr).expect("TCP connect");
-    stream.set_read_timeout(Some(Duration::from_millis(100))).expect("timeout");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
     match tungstenite::client(request, stream) {
         Ok((ws, _)) => Ok(ws),
         Err(tungstenite::HandshakeError::Failure(e)) => Err(e),
@@ -101,10 +110,15 @@ pub fn next_message(ws: &mut Ws, within: Duration) -> Option<Value> {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         match ws.read() {
-            Ok(Message::Text(text)) => return Some(serde_json::from_str(&text).expect("text frames are JSON")),
+            Ok(Message::Text(text)) => {
+                return Some(serde_json::from_str(&text).expect("text frames are JSON"));
+            }
             Ok(_) => continue,
             Err(tungstenite::Error::Io(e))
-                if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) =>
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
             {
                 continue;
             }
@@ -135,7 +149,12 @@ pub fn changes(message: &Value) -> Vec<(String, String)> {
         .as_array()
         .expect("changes is a list")
         .iter()
-        .map(|c| (c["path"].as_str().unwrap_or("").to_string(), c["operation"].as_str().unwrap_or("").to_string()))
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap_or("").to_string(),
+                c["operation"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect()
 }
 
@@ -167,15 +186,25 @@ pub fn http(addr: SocketAddr, request: &str) -> (u16, Vec<String>, String) {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|c| c.parse().ok())
         .unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
-    (code, lines.map(|l| l.to_ascii_lowercase()).collect(), body.to_string())
+    (
+        code,
+        lines.map(|l| l.to_ascii_lowercase()).collect(),
+        body.to_string(),
+    )
 }
 
 /// Has a response with a Content-Length arrived whole?
 fn complete(response: &[u8]) -> bool {
     let text = String::from_utf8_lossy(response);
-    let Some((head, body)) = text.split_once("\r\n\r\n") else { return false };
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
     head.lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().ok()))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse::<usize>().ok())
+        })
         .flatten()
         .is_some_and(|len| body.len() >= len)
 }
@@ -183,7 +212,10 @@ fn complete(response: &[u8]) -> bool {
 /// A GET request for `path` with the given extra header lines.
 pub fn get(path: &str, headers: &[&str]) -> String {
     let mut request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n");
-    if !headers.iter().any(|h| h.to_ascii_lowercase().starts_with("connection:")) {
+    if !headers
+        .iter()
+        .any(|h| h.to_ascii_lowercase().starts_with("connection:"))
+    {
         request.push_str("Connection: close\r\n");
     }
     for h in headers {
