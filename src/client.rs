@@ -270,11 +270,16 @@ impl Hub {
             state.subscribers.clear();
             std::mem::take(&mut state.threads)
         };
-        // Every thread holds an `alive` sender; all gone means all ended.
-        let _ = self.all_ended.recv_deadline(Instant::now() + SHUTDOWN_WAIT);
+        // Every thread holds an `alive` sender and drops it as it returns:
+        // disconnected means every thread is done with its socket, and
+        // joining them cannot block.
+        let all_done = matches!(
+            self.all_ended.recv_deadline(Instant::now() + SHUTDOWN_WAIT),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected)
+        );
         let mut stuck = 0;
         for (id, thread) in threads {
-            if thread.is_finished() {
+            if all_done || thread.is_finished() {
                 if thread.join().is_err() {
                     log::error!("[HotReload] client thread {id} panicked");
                 }

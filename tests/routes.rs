@@ -233,3 +233,13 @@ fn other_paths_are_static_files() {
     let (code, _, _) = http(server.addr(), &get("/%2e%2e/%2e%2e/etc/passwd", &[]));
     assert!(code == 403 || code == 404 || code == 400, "{code}");
 }
+
+#[test]
+fn a_missing_favicon_is_204_not_a_console_error() {
+    let server = TestServer::start(SITE, |_| {});
+    let (code, _, _) = http(server.addr(), &get("/favicon.ico", &[]));
+    assert_eq!(code, 204);
+    common::write(&server.path("favicon.ico"), "icon");
+    let (code, _, body) = http(server.addr(), &get("/favicon.ico", &[]));
+    assert_eq!((code, body.as_str()), (200, "icon"));
+}

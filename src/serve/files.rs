@@ -369,6 +369,14 @@ impl StaticFiles {
                 let response = text(302, &format!("302 Found: {location}"));
                 send(request, with_header(response, "Location", &location));
             }
+            // Browsers ask every site for an icon; a folder without one should
+            // not fill the console with 404s on every reload.
+            Resolved::NotFound if shown == "/favicon.ico" => {
+                send(
+                    request,
+                    with_header(Response::empty(204), "Cache-Control", "no-cache"),
+                );
+            }
             Resolved::NotFound => send(request, text(404, &format!("404 Not Found: {shown}"))),
             Resolved::Forbidden => send(
                 request,
