@@ -2074,20 +2074,7 @@ mod tests {
                 key.name
             );
         }
-        for ignore in [
-            ".git",
-            "node_modules",
-            "target",
-            "*.swp",
-            "*.swx",
-            "*~",
-            ".#*",
-            "#*#",
-            "4913",
-            "*.tmp",
-            "*___jb_tmp___",
-            "*___jb_old___",
-        ] {
+        for ignore in crate::watcher::patterns::DEFAULT_IGNORES {
             assert!(TEMPLATE.contains(ignore), "TEMPLATE lacks {ignore}");
         }
     }
