@@ -1,0 +1,76 @@
+//! The messages are valid JSON whatever the file names, and the browser
+//! client speaks the same names as the server (a "tidy" check).
+
+mod common;
+
+use common::{TestServer, changes, next_change, write};
+
+#[test]
+fn odd_file_names_survive_the_hand_written_json() {
+    let server = TestServer::start(&[], |_| {});
+    let (mut ws, _) = server.client();
+    let names = [
+        "we\"ird \\ näme.css",
+        "tab\tand\u{1}control.css",
+        "emoji 🎉.css",
+        "line\u{2028}sep.css",
+    ];
+    for name in names {
+        write(&server.path(name), "a{}");
+        // next_change parses the frame with serde_json: it fails on bad JSON.
+        let msg = next_change(&mut ws);
+        assert_eq!(
+            changes(&msg),
+            vec![(name.to_string(), "created".to_string())]
+        );
+    }
+    let status = server.status();
+    assert_eq!(status["last_change"]["paths"][0], names[names.len() - 1]);
+}
+
+#[test]
+fn batches_over_500_changes_are_truncated_but_counted() {
+    let server = TestServer::start(&[], |_| {});
+    let (mut ws, _) = server.client();
+    let paths: Vec<String> = (0..750).map(|i| format!("f{i}.css")).collect();
+    server.server.manager().trigger(paths.clone());
+    let msg = next_change(&mut ws);
+    assert_eq!(msg["truncated"], true);
+    assert_eq!(msg["count"], 750);
+    assert_eq!(
+        changes(&msg).len(),
+        hotreload::protocol::MAX_CHANGES_PER_MESSAGE
+    );
+    assert_eq!(msg["path"], "f0.css");
+}
+
+#[test]
+fn the_client_script_speaks_the_protocol() {
+    let js = hotreload::CLIENT_JS;
+    for name in [
+        "\"connected\"",
+        "\"file_changed\"",
+        "server_id",
+        ".seq",
+        ".action",
+        ".changes",
+        "\"css\"",
+        "\"image\"",
+        "/ws/hotreload",
+        "hotreload:change",
+        "hotreload-notification",
+        "data-max-attempts",
+    ] {
+        assert!(
+            js.contains(name),
+            "client/hotreload.js does not mention {name}"
+        );
+    }
+    for action in [hotreload::Action::Css, hotreload::Action::Image] {
+        assert!(
+            js.contains(&format!("\"{}\"", action.as_str())),
+            "{action:?}"
+        );
+    }
+    assert!(js.contains(hotreload::server::WS_PATH));
+}
