@@ -1,13 +1,15 @@
-// hotreload browser client: listens on /ws/hotreload and swaps CSS or reloads.
-// No dependencies, no build step. Protocol: SPEC.md section 4.
+// hotreload browser client: listens on /ws/hotreload, swaps stylesheets and
+// images in place, reloads the page for anything else. No dependencies, no
+// build step. Messages: SPEC.md section 4; behaviour: section 5.
 (function () {
   "use strict";
-  if (window.hotReload) return; // loaded twice: keep the first
+  if (window.hotReload) return; // loaded twice: the first one runs
 
   var script = document.currentScript;
   var maxAttempts = parseInt((script && script.getAttribute("data-max-attempts")) || "5", 10);
   if (!(maxAttempts >= 0)) maxAttempts = 5;
   var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/hotreload";
+  var JS_RELOAD_DELAY = 500; // ms the JavaScript notice shows before the reload
 
   var socket = null;
   var connected = false;
@@ -15,15 +17,23 @@
   var serverId = null;
   var seq = null;
   var retryTimer = null;
+  var reloading = false;
 
   function log(message) {
     if (window.console) console.log("[hotreload] " + message);
   }
 
-  // A notice the page's CSS cannot restyle: text lives in a shadow root.
+  // The page's own toasts when it has them (the seed's app does); else a
+  // notice in a shadow root, so page CSS can neither restyle it nor be
+  // disturbed by it. It removes itself.
   function notify(message, type) {
     if (typeof window.showToast === "function") {
-      try { window.showToast(message, type || "info"); return; } catch (e) { /* fall back */ }
+      try {
+        window.showToast(message, type || "info");
+        return;
+      } catch (e) {
+        /* the page's toast failed: fall back to ours */
+      }
     }
     if (!document.body) return;
     var host = document.getElementById("hotreload-notification");
@@ -33,93 +43,149 @@
       host.style.cssText = "all:initial;position:fixed;z-index:2147483647;right:16px;bottom:16px;";
       var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
       var box = document.createElement("div");
-      box.setAttribute("part", "box");
+      box.setAttribute("role", "status");
       box.style.cssText = "font:14px/1.4 system-ui,sans-serif;color:#fff;background:#1f2937;" +
         "padding:10px 14px;border-radius:8px;box-shadow:0 4px 16px rgba(0,0,0,.3);max-width:360px;";
       root.appendChild(box);
       document.body.appendChild(host);
     }
-    var target = (host.shadowRoot || host).firstChild;
-    target.textContent = message;
-    target.style.background = type === "error" ? "#b91c1c" : "#1f2937";
+    var box2 = (host.shadowRoot || host).firstChild;
+    box2.textContent = message;
+    box2.style.background = type === "error" ? "#b91c1c" : "#1f2937";
     clearTimeout(notify.timer);
     notify.timer = setTimeout(function () {
       if (host.parentNode) host.parentNode.removeChild(host);
-    }, 3000);
+    }, type === "error" ? 8000 : 3000);
   }
 
-  // Segments of a path, without query, for suffix matching.
+  // Path segments of a URL or a changed path, without query or fragment.
   function segments(path) {
     return path.split("?")[0].split("#")[0].split("/").filter(function (s) { return s.length; });
   }
 
-  // How many trailing segments two paths share.
+  // How many trailing segments two segment lists share.
   function sharedSuffix(a, b) {
     var n = 0;
     while (n < a.length && n < b.length && a[a.length - 1 - n] === b[b.length - 1 - n]) n++;
     return n;
   }
 
-  function reloadStylesheets(paths) {
-    var links = Array.prototype.slice.call(document.querySelectorAll('link[rel~="stylesheet"][href]'))
-      .filter(function (link) {
-        try { return new URL(link.href, location.href).origin === location.origin; } catch (e) { return false; }
-      });
-    var changed = paths.map(segments);
+  // The best match of a URL against the changed paths (0: none).
+  function score(href, base, changed) {
+    var mine;
+    try { mine = segments(new URL(href, base || location.href).pathname); } catch (e) { return 0; }
     var best = 0;
-    var scores = links.map(function (link) {
-      var mine = segments(new URL(link.href, location.href).pathname);
-      var score = 0;
-      changed.forEach(function (c) { score = Math.max(score, sharedSuffix(mine, c)); });
-      best = Math.max(best, score);
-      return score;
-    });
+    changed.forEach(function (c) { best = Math.max(best, sharedSuffix(mine, c)); });
+    return best;
+  }
+
+  function sameOrigin(href, base) {
+    try { return new URL(href, base || location.href).origin === location.origin; } catch (e) { return false; }
+  }
+
+  // The URL with a cache-busting parameter of our own; other parameters stay.
+  function bust(href, base) {
+    var u = new URL(href, base || location.href);
+    u.searchParams.set("hotreload", Date.now().toString(36));
+    return u.toString();
+  }
+
+  function reloadStylesheets(paths) {
+    var changed = paths.map(segments);
+    var links = Array.prototype.filter.call(
+      document.querySelectorAll('link[rel~="stylesheet"][href]'),
+      function (link) { return sameOrigin(link.href); });
+    var scores = links.map(function (link) { return score(link.href, null, changed); });
+    var best = Math.max.apply(null, [0].concat(scores));
     links.forEach(function (link, i) {
       if (best === 0 || scores[i] === best) swapStylesheet(link);
     });
   }
 
-  // Load the new sheet beside the old one; drop the old only once the new
-  // one has loaded (no flash of unstyled content), keep it if loading fails.
+  // The new sheet loads beside the old one; the old goes only once the new
+  // one has loaded (no flash of unstyled content), and stays if it fails.
   function swapStylesheet(link) {
+    if (link.getAttribute("data-hotreload-pending")) return;
     var next = link.cloneNode(false);
-    var u = new URL(link.href, location.href);
-    u.searchParams.set("hotreload", Date.now().toString(36));
-    next.href = u.toString();
-    next.onload = function () { if (link.parentNode) link.parentNode.removeChild(link); };
-    next.onerror = function () { if (next.parentNode) next.parentNode.removeChild(next); };
+    next.href = bust(link.href);
+    link.setAttribute("data-hotreload-pending", "1");
+    next.onload = function () {
+      if (link.parentNode) link.parentNode.removeChild(link);
+    };
+    next.onerror = function () {
+      link.removeAttribute("data-hotreload-pending");
+      if (next.parentNode) next.parentNode.removeChild(next);
+      log("could not load " + next.href + "; kept the old stylesheet");
+    };
     link.parentNode.insertBefore(next, link.nextSibling);
+  }
+
+  // `url(...)` references in a CSS value that match, with a fresh URL each.
+  function bustCssUrls(value, base, changed) {
+    return value.replace(/url\(\s*(['"]?)([^'")]+)\1\s*\)/g, function (whole, quote, ref) {
+      if (!sameOrigin(ref, base) || score(ref, base, changed) === 0) return whole;
+      return 'url("' + bust(ref, base) + '")';
+    });
+  }
+
+  function bustSrcset(srcset, changed) {
+    return srcset.split(",").map(function (candidate) {
+      var parts = candidate.trim().split(/\s+/);
+      if (parts[0] && sameOrigin(parts[0]) && score(parts[0], null, changed) > 0) parts[0] = bust(parts[0]);
+      return parts.join(" ");
+    }).join(", ");
   }
 
   function reloadImages(paths) {
     var changed = paths.map(segments);
-    function matches(src) {
-      try {
-        var mine = segments(new URL(src, location.href).pathname);
-        return changed.some(function (c) { return sharedSuffix(mine, c) > 0 && mine[mine.length - 1] === c[c.length - 1]; });
-      } catch (e) { return false; }
-    }
-    function bust(src) {
-      var u = new URL(src, location.href);
-      u.searchParams.set("hotreload", Date.now().toString(36));
-      return u.toString();
-    }
-    Array.prototype.forEach.call(document.images, function (img) {
-      if (img.getAttribute("src") && matches(img.src)) img.src = bust(img.src);
+    Array.prototype.forEach.call(document.querySelectorAll("img[src], img[srcset], source[srcset]"), function (el) {
+      var src = el.getAttribute("src");
+      if (src && sameOrigin(src) && score(src, null, changed) > 0) el.setAttribute("src", bust(src));
+      var srcset = el.getAttribute("srcset");
+      if (srcset) {
+        var next = bustSrcset(srcset, changed);
+        if (next !== srcset) el.setAttribute("srcset", next);
+      }
+    });
+    // Background images set inline and in same-origin stylesheets.
+    Array.prototype.forEach.call(document.querySelectorAll("[style*='url(']"), function (el) {
+      var value = el.style.backgroundImage;
+      if (value) el.style.backgroundImage = bustCssUrls(value, null, changed);
+    });
+    Array.prototype.forEach.call(document.styleSheets, function (sheet) {
+      var rules;
+      try { rules = sheet.cssRules; } catch (e) { return; } // another origin's sheet
+      bustRules(rules, sheet.href || location.href, changed);
+    });
+  }
+
+  function bustRules(rules, base, changed) {
+    Array.prototype.forEach.call(rules || [], function (rule) {
+      if (rule.cssRules) bustRules(rule.cssRules, base, changed);
+      var value = rule.style && rule.style.backgroundImage;
+      if (value && value.indexOf("url(") >= 0) {
+        var next = bustCssUrls(value, base, changed);
+        if (next !== value) rule.style.backgroundImage = next;
+      }
     });
   }
 
   // Reload once the page answers, so a build still writing files does not
-  // leave the browser on an error page. Bounded: at most about 5 s.
+  // leave the browser on an error page. Bounded: about 5 s, then reload anyway.
   function reloadWhenReady() {
+    if (reloading) return;
+    reloading = true;
     var tries = 0;
     (function probe() {
       tries++;
-      fetch(location.href, { method: "HEAD", cache: "no-store" }).then(function (r) {
-        if (r.ok || tries >= 10) location.reload(); else setTimeout(probe, 500);
-      }, function () {
-        if (tries >= 10) location.reload(); else setTimeout(probe, 500);
-      });
+      var go = function (ok) {
+        if (ok || tries >= 10) location.reload();
+        else setTimeout(probe, 500);
+      };
+      if (typeof fetch !== "function") return go(true);
+      fetch(location.href, { method: "HEAD", cache: "no-store" }).then(
+        function (r) { go(r.ok); },
+        function () { go(false); });
     })();
   }
 
@@ -136,16 +202,18 @@
       event = document.createEvent("CustomEvent");
       event.initCustomEvent("hotreload:change", false, true, msg);
     }
-    if (!window.dispatchEvent(event)) return; // the page handled it
+    if (!window.dispatchEvent(event)) return; // the page handled it itself
     var paths = (msg.changes || []).map(function (c) { return c.path; });
     if (!paths.length && msg.path) paths = [msg.path];
     if (msg.action === "css") {
       reloadStylesheets(paths);
     } else if (msg.action === "image") {
       reloadImages(paths);
+    } else if (paths.some(function (p) { return isType(p, ["html", "htm"]); })) {
+      reloadWhenReady();
     } else if (paths.some(function (p) { return isType(p, ["js", "mjs"]); })) {
       notify("Reloading: JavaScript file changed");
-      setTimeout(reloadWhenReady, 500);
+      setTimeout(reloadWhenReady, JS_RELOAD_DELAY);
     } else {
       reloadWhenReady();
     }
@@ -158,12 +226,11 @@
       var restarted = serverId !== null && msg.server_id !== serverId;
       var missed = seq !== null && msg.seq > seq;
       serverId = msg.server_id;
-      if (restarted || missed) {
-        log(restarted ? "server restarted; reloading" : "changes while disconnected; reloading");
-        reloadWhenReady();
-        return;
-      }
       seq = msg.seq;
+      if (restarted || missed) {
+        log(restarted ? "the server restarted; reloading" : "files changed while disconnected; reloading");
+        reloadWhenReady();
+      }
     } else if (msg.type === "file_changed") {
       seq = msg.seq;
       apply(msg);
@@ -172,20 +239,23 @@
 
   function connect() {
     clearTimeout(retryTimer);
+    var mine;
     try {
-      socket = new WebSocket(url);
+      mine = socket = new WebSocket(url);
     } catch (e) {
+      socket = null;
       scheduleRetry();
       return;
     }
-    var mine = socket;
-    socket.onopen = function () {
+    mine.onopen = function () {
       if (mine !== socket) return;
       connected = true;
       attempts = 0;
     };
-    socket.onmessage = function (event) { if (mine === socket) onMessage(event); };
-    socket.onclose = function () {
+    mine.onmessage = function (event) {
+      if (mine === socket) onMessage(event);
+    };
+    mine.onclose = function () {
       if (mine !== socket) return;
       connected = false;
       socket = null;
@@ -193,15 +263,16 @@
     };
   }
 
+  // Backoff: 0.5 s, 1 s, 2 s, 4 s, 8 s (10 s at most), then give up.
   function scheduleRetry() {
+    if (reloading) return;
     if (attempts >= maxAttempts) {
-      notify("Hot reload disconnected. Call hotReload.reconnect() or refresh the page.", "error");
+      notify("Hot reload lost the server after " + attempts + " attempts. " +
+        "Run hotReload.reconnect() in the console or refresh the page.", "error");
       return;
     }
     attempts++;
-    // 0.5 s, 1 s, 2 s, 4 s, ... capped at 10 s.
-    var delay = Math.min(500 * Math.pow(2, attempts - 1), 10000);
-    retryTimer = setTimeout(connect, delay);
+    retryTimer = setTimeout(connect, Math.min(500 * Math.pow(2, attempts - 1), 10000));
   }
 
   window.hotReload = {
@@ -210,19 +281,21 @@
     },
     test: function () {
       notify("Reloading: hot reload test");
-      setTimeout(reloadWhenReady, 500);
+      setTimeout(reloadWhenReady, JS_RELOAD_DELAY);
     },
     reconnect: function () {
       var old = socket;
       socket = null;
-      if (old) { try { old.close(); } catch (e) { /* already closed */ } }
-      attempts = 0;
       connected = false;
+      attempts = 0;
+      if (old) {
+        try { old.close(); } catch (e) { /* already closed */ }
+      }
       connect();
     }
   };
 
-  if (!("WebSocket" in window)) {
+  if (typeof window.WebSocket !== "function") {
     log("this browser has no WebSocket support; hot reload is off");
     return;
   }

@@ -6,10 +6,13 @@
 
 pub mod files;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crossbeam_channel::{Sender, bounded, select, tick};
 
 use crate::{Config, Error, Manager, WatchDir};
 use files::StaticFiles;
@@ -50,6 +53,7 @@ impl Options {
 pub struct DevServer {
     http: Arc<tiny_http::Server>,
     workers: Vec<JoinHandle<()>>,
+    pool_guard: Option<PoolGuard>,
     manager: Manager,
     addr: SocketAddr,
     root: PathBuf,
@@ -102,6 +106,7 @@ impl DevServer {
                 .spawn(move || {
                     // `recv` fails only when `close` unblocks this worker.
                     while let Ok(request) = http.recv() {
+                        log::debug!("[HotReload] {} {}", request.method(), request.url());
                         if let Some(request) = server.handle(request) {
                             files.respond(request);
                         }
@@ -118,9 +123,11 @@ impl DevServer {
                 "[HotReload] listening on {addr}: other machines on your network can read these files; use --host 127.0.0.1 to keep them private"
             );
         }
+        let pool_guard = Some(PoolGuard::start(addr)?);
         Ok(DevServer {
             http,
             workers,
+            pool_guard,
             manager,
             addr,
             root: files.root().to_path_buf(),
@@ -158,6 +165,9 @@ impl DevServer {
     /// Stops answering requests, closes every WebSocket with 1001 and joins
     /// every thread this server started; at most about a second.
     pub fn close(&mut self) -> Result<(), Error> {
+        if let Some(guard) = self.pool_guard.take() {
+            guard.stop();
+        }
         for _ in 0..self.workers.len() {
             self.http.unblock();
         }
@@ -178,6 +188,77 @@ impl Drop for DevServer {
     fn drop(&mut self) {
         if let Err(e) = self.close() {
             log::error!("[HotReload] {e}");
+        }
+    }
+}
+
+/// How often [`PoolGuard`] frees a tiny_http pool thread.
+pub const POOL_GUARD_EVERY: Duration = Duration::from_millis(200);
+
+/// Keeps tiny_http 0.12's connection pool from leaving a browser waiting.
+///
+/// tiny_http gives every open connection a pool thread until the client
+/// closes it, and its pool queues a new connection when it sees an idle
+/// thread, before that thread has woken to take the previous one. When a
+/// browser opens several connections at once (six, for a page with many
+/// files), one can end up queued while every thread sits on an idle
+/// keep-alive connection, and the page hangs until the browser closes one,
+/// minutes later. tiny_http offers no timeout that would free them.
+///
+/// The guard holds one idle connection of its own to the server and, every
+/// [`POOL_GUARD_EVERY`], closes it and opens another. Closing frees the pool
+/// thread that served it, which takes any connection left queued; so a
+/// stall lasts one tick at most. Cost: one local connection per tick. An
+/// application that embeds hot reload in its own tiny_http server can start
+/// one for its address too.
+pub struct PoolGuard {
+    stop: Sender<()>,
+    thread: JoinHandle<()>,
+}
+
+impl PoolGuard {
+    /// Starts the guard's thread (`hotreload-pool`) for a server listening on `addr`.
+    pub fn start(addr: SocketAddr) -> Result<PoolGuard, Error> {
+        // A server bound to every address is reached on loopback.
+        let target = match addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => {
+                SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port())
+            }
+            IpAddr::V6(ip) if ip.is_unspecified() => {
+                SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port())
+            }
+            _ => addr,
+        };
+        let (stop, stopped) = bounded::<()>(0);
+        let thread = thread::Builder::new()
+            .name("hotreload-pool".into())
+            .spawn(move || {
+                let ticks = tick(POOL_GUARD_EVERY);
+                let connect = || TcpStream::connect_timeout(&target, Duration::from_secs(1)).ok();
+                let mut held = connect();
+                loop {
+                    select! {
+                        recv(stopped) -> _ => break,
+                        recv(ticks) -> _ => {
+                            // Close first: the freed thread takes what waits.
+                            drop(held.take());
+                            held = connect();
+                        }
+                    }
+                }
+            })
+            .map_err(|e| Error::Thread {
+                name: "hotreload-pool".into(),
+                problem: format!("cannot start: {e}"),
+            })?;
+        Ok(PoolGuard { stop, thread })
+    }
+
+    /// Stops and joins the guard's thread (at once: it only waits on channels).
+    pub fn stop(self) {
+        drop(self.stop);
+        if self.thread.join().is_err() {
+            log::error!("[HotReload] the hotreload-pool thread panicked");
         }
     }
 }

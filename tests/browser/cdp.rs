@@ -1,0 +1,330 @@
+//! A small synchronous DevTools-protocol client: enough to drive headless
+//! Chromium from a test (open a page, evaluate JavaScript, collect console
+//! errors). It speaks CDP over tungstenite, which the crate already uses.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tungstenite::{Message, WebSocket};
+
+/// How long one DevTools call may take before the test fails.
+const CALL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Debian's Chromium, or the one `CHROMIUM` names.
+pub fn chromium_path() -> Option<PathBuf> {
+    if let Ok(path) = std::env::var("CHROMIUM") {
+        return Some(PathBuf::from(path));
+    }
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// A headless Chromium with one page, killed on drop.
+pub struct Browser {
+    child: Child,
+    ws: WebSocket<TcpStream>,
+    session: String,
+    next_id: u64,
+    events: VecDeque<Value>,
+    /// Console errors and uncaught exceptions seen so far, as text.
+    pub errors: Vec<String>,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// Starts Chromium with a fresh profile and opens `url` in its page.
+    pub fn open(url: &str) -> Browser {
+        let exe = chromium_path().expect("chromium is installed (apt-get install chromium)");
+        let profile = tempfile::tempdir().expect("profile dir");
+        let mut child = Command::new(exe)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--disable-quic",
+                "--no-first-run",
+                "--no-default-browser-check",
+                // Keep timers exact in a page nobody looks at.
+                "--disable-background-timer-throttling",
+                "--disable-renderer-backgrounding",
+                "--disable-backgrounding-occluded-windows",
+                "--remote-debugging-port=0",
+                "--remote-debugging-address=127.0.0.1",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg("about:blank")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            // Its own process group, so drop can end the renderers and
+            // helpers too, not only the main process.
+            .process_group(0)
+            .spawn()
+            .expect("chromium starts");
+        let endpoint = devtools_endpoint(&mut child);
+        let (ws, _) = tungstenite::connect(endpoint.as_str()).expect("connect to DevTools");
+        if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+            s.set_read_timeout(Some(Duration::from_millis(50)))
+                .expect("timeout");
+        }
+        // connect() gives a MaybeTlsStream; rebuild over the plain stream.
+        let ws = match ws.into_inner() {
+            tungstenite::stream::MaybeTlsStream::Plain(stream) => {
+                WebSocket::from_raw_socket(stream, tungstenite::protocol::Role::Client, None)
+            }
+            _ => panic!("DevTools over TLS?"),
+        };
+        let mut browser = Browser {
+            child,
+            ws,
+            session: String::new(),
+            next_id: 1,
+            events: VecDeque::new(),
+            errors: Vec::new(),
+            _profile: profile,
+        };
+        let target = browser.call_browser("Target.createTarget", json!({"url": "about:blank"}));
+        let target_id = target["targetId"].as_str().expect("targetId").to_string();
+        let attached = browser.call_browser(
+            "Target.attachToTarget",
+            json!({"targetId": target_id, "flatten": true}),
+        );
+        browser.session = attached["sessionId"]
+            .as_str()
+            .expect("sessionId")
+            .to_string();
+        browser.call("Runtime.enable", json!({}));
+        browser.call("Log.enable", json!({}));
+        browser.call("Page.enable", json!({}));
+        browser.call("Network.enable", json!({}));
+        browser.call("Page.navigate", json!({"url": url}));
+        browser
+    }
+
+    /// Calls a DevTools method on the page; panics on a protocol error.
+    pub fn call(&mut self, method: &str, params: Value) -> Value {
+        let session = self.session.clone();
+        self.send(Some(&session), method, params)
+            .unwrap_or_else(|error| panic!("{method} failed: {error}"))
+    }
+
+    fn call_browser(&mut self, method: &str, params: Value) -> Value {
+        self.send(None, method, params)
+            .unwrap_or_else(|error| panic!("{method} failed: {error}"))
+    }
+
+    /// Sends one call and reads until its answer, noting events on the way.
+    fn send(&mut self, session: Option<&str>, method: &str, params: Value) -> Result<Value, Value> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut message = json!({"id": id, "method": method, "params": params});
+        if let Some(session) = session {
+            message["sessionId"] = json!(session);
+        }
+        self.ws
+            .send(Message::text(message.to_string()))
+            .expect("send to DevTools");
+        let deadline = Instant::now() + CALL_TIMEOUT;
+        loop {
+            assert!(
+                Instant::now() < deadline,
+                "DevTools did not answer {method} within {CALL_TIMEOUT:?}"
+            );
+            let text = match self.ws.read() {
+                Ok(Message::Text(text)) => text,
+                Ok(_) => continue,
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    continue;
+                }
+                Err(e) => panic!("DevTools connection failed during {method}: {e}"),
+            };
+            let value: Value = serde_json::from_str(&text).expect("DevTools sends JSON");
+            if value["id"] == id {
+                return match value.get("error") {
+                    Some(error) => Err(error.clone()),
+                    None => Ok(value["result"].clone()),
+                };
+            }
+            self.note_event(value);
+        }
+    }
+
+    fn note_event(&mut self, event: Value) {
+        let params = &event["params"];
+        match event["method"].as_str() {
+            Some("Runtime.exceptionThrown") => {
+                let details = &params["exceptionDetails"];
+                let text = details["exception"]["description"]
+                    .as_str()
+                    .or(details["text"].as_str())
+                    .unwrap_or("exception");
+                self.errors.push(format!("exception: {text}"));
+            }
+            Some("Runtime.consoleAPICalled") if params["type"] == "error" => {
+                let args: Vec<String> = params["args"]
+                    .as_array()
+                    .map(|a| a.iter().map(|v| v["value"].to_string()).collect())
+                    .unwrap_or_default();
+                self.errors
+                    .push(format!("console.error: {}", args.join(" ")));
+            }
+            Some("Log.entryAdded") if params["entry"]["level"] == "error" => {
+                let entry = &params["entry"];
+                self.errors.push(format!(
+                    "log: {} {}",
+                    entry["text"].as_str().unwrap_or(""),
+                    entry["url"].as_str().unwrap_or("")
+                ));
+            }
+            _ => {}
+        }
+        self.events.push_back(event);
+        if self.events.len() > 1000 {
+            self.events.pop_front();
+        }
+    }
+
+    /// Evaluates `expression` in the page (awaiting a promise) and returns its value.
+    pub fn eval(&mut self, expression: &str) -> Value {
+        let result = self.call(
+            "Runtime.evaluate",
+            json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+        );
+        if let Some(details) = result.get("exceptionDetails") {
+            panic!("{expression} threw: {details}");
+        }
+        result["result"]["value"].clone()
+    }
+
+    /// Like `eval`, but a page that is navigating (mid-reload) answers `None`.
+    pub fn try_eval(&mut self, expression: &str) -> Option<Value> {
+        let session = self.session.clone();
+        let result = self
+            .send(
+                Some(&session),
+                "Runtime.evaluate",
+                json!({"expression": expression, "returnByValue": true, "awaitPromise": true}),
+            )
+            .ok()?;
+        if result.get("exceptionDetails").is_some() {
+            return None;
+        }
+        Some(result["result"]["value"].clone())
+    }
+
+    /// Polls `expression` until it is truthy; panics with `what` after `within`.
+    pub fn wait_for(&mut self, expression: &str, within: Duration, what: &str) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(value) = self.try_eval(expression)
+                && truthy(&value)
+            {
+                return value;
+            }
+            if Instant::now() > deadline {
+                let state = self.try_eval(
+                    "JSON.stringify({ready: document.readyState, url: location.href, client: window.hotReload ? window.hotReload.status() : null, resources: performance.getEntriesByType('resource').map(r => r.name), html: document.documentElement.outerHTML.slice(0, 2000), sheets: document.styleSheets.length})",
+                );
+                let net: Vec<String> = self
+                    .events
+                    .iter()
+                    .filter(|e| {
+                        e["method"]
+                            .as_str()
+                            .is_some_and(|m| m.starts_with("Network."))
+                    })
+                    .map(|e| {
+                        format!(
+                            "{} {} {} {}",
+                            e["method"],
+                            e["params"]["requestId"],
+                            e["params"]["request"]["url"]
+                                .as_str()
+                                .or(e["params"]["response"]["url"].as_str())
+                                .unwrap_or(""),
+                            e["params"]["errorText"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect();
+                panic!(
+                    "waited {within:?} for {what} ({expression}); page: {state:?}; network: {net:#?}; console errors: {:?}",
+                    self.errors
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until the page has loaded and the hot-reload client is connected.
+    pub fn wait_connected(&mut self, within: Duration) {
+        self.wait_for(
+            "document.readyState === 'complete' && !!window.hotReload && window.hotReload.status().connected",
+            within,
+            "the page to load and connect",
+        );
+    }
+
+    /// Reads every event that has arrived, so `errors` is up to date.
+    pub fn drain(&mut self) {
+        self.eval("0");
+    }
+}
+
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        _ => true,
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads Chromium's stderr until it names its DevTools WebSocket.
+fn devtools_endpoint(child: &mut Child) -> String {
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                // Nobody listens any more; keep draining so Chromium never blocks on stderr.
+                continue;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    while let Ok(line) = rx.recv_deadline(deadline) {
+        if let Some(at) = line.find("ws://") {
+            return line[at..].trim().to_string();
+        }
+        seen.push(line);
+    }
+    panic!("chromium did not print its DevTools endpoint within 30 s; it said: {seen:#?}");
+}

@@ -1,0 +1,539 @@
+//! The browser client (SPEC.md section 5) in a real headless Chromium,
+//! against the real `hotreload` binary serving a temp copy of
+//! `tests/fixtures/site`. Each test names the behaviour it proves.
+
+mod cdp;
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use cdp::Browser;
+
+/// Long enough for anything on a busy machine; tests finish far sooner.
+const WAIT: Duration = Duration::from_secs(15);
+
+/// One Chromium at a time: two cores do not run several well.
+static ONE_BROWSER: Mutex<()> = Mutex::new(());
+
+/// The fixture site served by the real binary, plus one browser page on it.
+struct Site {
+    dir: tempfile::TempDir,
+    port: u16,
+    server: Option<Child>,
+    _turn: MutexGuard<'static, ()>,
+}
+
+/// `None` when Chromium is missing and this is not CI (the test says so and
+/// passes); under `CI` a missing Chromium fails the test.
+fn site() -> Option<Site> {
+    if cdp::chromium_path().is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but Chromium is missing: .ci/run installs it (apt-get install chromium)"
+        );
+        eprintln!("skipped: no Chromium here (apt-get install chromium); CI never skips");
+        return None;
+    }
+    let turn = ONE_BROWSER
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/site"),
+        dir.path(),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let mut site = Site {
+        dir,
+        port,
+        server: None,
+        _turn: turn,
+    };
+    site.start_server();
+    Some(site)
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).expect("fixture dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            std::fs::create_dir_all(&target).expect("mkdir");
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+impl Site {
+    fn start_server(&mut self) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hotreload"))
+            .args(["serve", ".", "--port", &self.port.to_string(), "-q"])
+            .current_dir(self.dir.path())
+            .env_remove("HOT_RELOAD_ENABLED")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("hotreload starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("ready line");
+        assert!(
+            line.contains(&format!(":{}/", self.port)),
+            "ready line {line:?}"
+        );
+        self.server = Some(child);
+    }
+
+    fn stop_server(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let pid = child.id().to_string();
+            let _ = Command::new("kill").args(["-TERM", &pid]).status();
+            let status = child.wait().expect("wait for hotreload");
+            assert_eq!(
+                status.code(),
+                Some(0),
+                "hotreload exit status after SIGTERM"
+            );
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn write(&self, rel: &str, content: &str) {
+        common::write(&self.dir.path().join(rel), content);
+    }
+
+    /// Opens `path` and waits until its client is connected, with a marker
+    /// in `window` that only survives as long as the page is not reloaded.
+    fn open(&self, path: &str) -> Browser {
+        let mut browser = Browser::open(&self.url(path));
+        browser.wait_connected(WAIT);
+        browser.eval("window.__mark = 'same page'; true");
+        browser
+    }
+}
+
+impl Drop for Site {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn same_page(browser: &mut Browser) -> bool {
+    browser.eval("window.__mark === 'same page'") == true
+}
+
+fn wait_reloaded(browser: &mut Browser, what: &str) {
+    browser.wait_for(
+        "window.__mark === undefined && document.readyState === 'complete'",
+        WAIT,
+        what,
+    );
+}
+
+fn assert_no_console_errors(browser: &mut Browser) {
+    browser.drain();
+    assert!(
+        browser.errors.is_empty(),
+        "console errors: {:#?}",
+        browser.errors
+    );
+}
+
+/// Records, across the coming reload, when the change arrived and what the
+/// notification said, in sessionStorage.
+fn record_change_and_notice(browser: &mut Browser) {
+    browser.eval(
+        "addEventListener('hotreload:change', () => sessionStorage.setItem('changeAt', String(Date.now())));
+         new MutationObserver(() => {
+           const host = document.getElementById('hotreload-notification');
+           if (host) sessionStorage.setItem('notice', host.shadowRoot.textContent);
+         }).observe(document.body, {childList: true});
+         true",
+    );
+}
+
+#[test]
+fn css_edit_restyles_and_keeps_input_scroll_and_js_state() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    browser.eval("document.getElementById('field').value = 'typed by a user'; window.scrollTo(0, 400); window.appState = {count: 7}; true");
+    assert_eq!(
+        browser.eval("getComputedStyle(document.getElementById('title')).color"),
+        "rgb(255, 0, 0)"
+    );
+    site.write("css/a.css", "#title { color: rgb(0, 0, 255); }\n");
+    browser.wait_for(
+        "getComputedStyle(document.getElementById('title')).color === 'rgb(0, 0, 255)'",
+        WAIT,
+        "the new colour",
+    );
+    assert!(same_page(&mut browser), "the page reloaded for a CSS edit");
+    assert_eq!(
+        browser.eval("document.getElementById('field').value"),
+        "typed by a user"
+    );
+    assert_eq!(browser.eval("window.scrollY"), 400);
+    assert_eq!(browser.eval("window.appState.count"), 7);
+    assert_eq!(browser.eval("sessionStorage.getItem('loads')"), "1");
+    // Exactly one stylesheet element per sheet once the swap is done.
+    browser.wait_for(
+        "document.querySelectorAll('link[rel=stylesheet]').length === 4",
+        WAIT,
+        "the old link removed",
+    );
+    assert_no_console_errors(&mut browser);
+}
+
+#[test]
+fn only_the_matching_stylesheet_is_refetched() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    let hrefs = "JSON.stringify(['a','b','v','other'].map(id => document.getElementById(id).getAttribute('href')))";
+    let before = browser.eval(hrefs);
+    site.write("css/b.css", "#field { width: 300px; }\n");
+    browser.wait_for(
+        "getComputedStyle(document.getElementById('field')).width === '300px'",
+        WAIT,
+        "b.css applied",
+    );
+    let after: Vec<String> =
+        serde_json::from_str(browser.eval(hrefs).as_str().expect("string")).expect("list");
+    let before: Vec<String> = serde_json::from_str(before.as_str().expect("string")).expect("list");
+    assert_eq!(after[0], before[0], "a.css was re-fetched");
+    assert!(
+        after[1].starts_with("http://") && after[1].contains("/css/b.css?hotreload="),
+        "{}",
+        after[1]
+    );
+    assert_eq!(after[2], before[2], "versioned.css was re-fetched");
+    assert_eq!(
+        after[3], before[3],
+        "another origin's stylesheet was touched"
+    );
+    assert!(same_page(&mut browser));
+    assert_no_console_errors(&mut browser);
+}
+
+#[test]
+fn a_versioned_stylesheet_keeps_its_version() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    site.write("css/versioned.css", "h1 { margin-top: 9px; }\n");
+    browser.wait_for(
+        "getComputedStyle(document.getElementById('title')).marginTop === '9px'",
+        WAIT,
+        "versioned.css applied",
+    );
+    let href = browser.eval("document.getElementById('v').href");
+    let href = href.as_str().expect("href");
+    assert!(
+        href.contains("v=3") && href.contains("hotreload="),
+        "{href}"
+    );
+    assert_no_console_errors(&mut browser);
+}
+
+#[test]
+fn a_stylesheet_no_page_links_refreshes_every_same_origin_sheet() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    site.write("css/unlinked.css", "p { margin: 1px; }\n");
+    browser.wait_for(
+        "['a','b','v'].every(id => document.getElementById(id).href.includes('hotreload='))",
+        WAIT,
+        "every same-origin stylesheet re-fetched",
+    );
+    assert!(
+        !browser
+            .eval("document.getElementById('other').href")
+            .as_str()
+            .unwrap_or("")
+            .contains("hotreload=")
+    );
+    assert!(same_page(&mut browser));
+    assert_no_console_errors(&mut browser);
+}
+
+#[test]
+fn js_edit_shows_a_notice_then_reloads_after_about_500_ms() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    record_change_and_notice(&mut browser);
+    site.write("js/app.js", "sessionStorage.setItem('loads', String(Number(sessionStorage.getItem('loads') || 0) + 1)); window.edited = true;\n");
+    wait_reloaded(&mut browser, "the reload after a JS edit");
+    browser.wait_for("window.edited === true", WAIT, "the new script");
+    assert_eq!(
+        browser.eval("sessionStorage.getItem('notice')"),
+        "Reloading: JavaScript file changed"
+    );
+    let delay = browser.eval("performance.timeOrigin - Number(sessionStorage.getItem('changeAt'))");
+    let delay = delay.as_f64().expect("a number");
+    assert!(
+        delay >= 400.0,
+        "reloaded {delay} ms after the change: the notice had no time"
+    );
+    assert!(delay < 10_000.0, "reloaded {delay} ms after the change");
+    eprintln!("JS edit: reload {delay:.0} ms after the message");
+    assert_no_console_errors(&mut browser);
+}
+
+#[test]
+fn html_edit_reloads_at_once() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    record_change_and_notice(&mut browser);
+    let html = std::fs::read_to_string(site.dir.path().join("index.html")).expect("read");
+    site.write("index.html", &html.replace("fixture page", "edited page"));
+    wait_reloaded(&mut browser, "the reload after an HTML edit");
+    browser.wait_for(
+        "document.getElementById('title').textContent === 'edited page'",
+        WAIT,
+        "the new HTML",
+    );
+    let delay = browser.eval("performance.timeOrigin - Number(sessionStorage.getItem('changeAt'))");
+    eprintln!("HTML edit: reload {delay} ms after the message");
+    assert_eq!(
+        browser.eval("sessionStorage.getItem('notice')"),
+        serde_json::Value::Null,
+        "no notice for HTML"
+    );
+    assert_no_console_errors(&mut browser);
+}
+
+#[test]
+fn persona_markdown_edit_reloads() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    site.write("personas/PERSONA.md", "# Robert\n");
+    wait_reloaded(&mut browser, "the reload after a persona edit");
+    assert_eq!(browser.eval("sessionStorage.getItem('loads')"), "2");
+    assert_no_console_errors(&mut browser);
+}
+
+#[test]
+fn image_edit_swaps_img_srcset_and_background_without_reload() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    site.write("img/logo.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"><rect width=\"10\" height=\"10\" fill=\"blue\"/></svg>\n");
+    browser.wait_for(
+        "document.getElementById('logo').getAttribute('src').includes('hotreload=')",
+        WAIT,
+        "the img src swapped",
+    );
+    let srcset = browser.eval("document.getElementById('logo').getAttribute('srcset')");
+    let srcset = srcset.as_str().expect("srcset");
+    assert!(
+        srcset.contains("logo.svg?hotreload=")
+            && srcset.contains("/img/other.svg 2x")
+            && !srcset.contains("other.svg?"),
+        "{srcset}"
+    );
+    assert!(same_page(&mut browser), "the page reloaded for an image");
+    site.write(
+        "img/bg.svg",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"10\" height=\"10\"/>\n",
+    );
+    browser.wait_for(
+        "getComputedStyle(document.getElementById('bg')).backgroundImage.includes('hotreload=')",
+        WAIT,
+        "the CSS background image swapped",
+    );
+    assert!(same_page(&mut browser));
+    assert_no_console_errors(&mut browser);
+}
+
+#[test]
+fn a_cancelled_change_keeps_the_page() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    browser.eval("window.seen = []; addEventListener('hotreload:change', e => { window.seen.push(e.detail.path); e.preventDefault(); }); true");
+    site.write("js/app.js", "// edited\n");
+    browser.wait_for(
+        "window.seen.length === 1",
+        WAIT,
+        "the hotreload:change event",
+    );
+    assert_eq!(browser.eval("window.seen[0]"), "js/app.js");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(
+        same_page(&mut browser),
+        "reloaded although the event was cancelled"
+    );
+    assert_eq!(browser.eval("window.hotReload.status().seq"), 1);
+    assert_no_console_errors(&mut browser);
+}
+
+#[test]
+fn the_page_toast_is_used_when_it_has_one() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    browser.eval("window.showToast = (m, t) => sessionStorage.setItem('toast', m + '|' + t); true");
+    site.write("js/app.js", "// edited\n");
+    wait_reloaded(&mut browser, "the reload");
+    assert_eq!(
+        browser.eval("sessionStorage.getItem('toast')"),
+        "Reloading: JavaScript file changed|info"
+    );
+    assert_no_console_errors(&mut browser);
+}
+
+#[test]
+fn status_test_and_reconnect() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    let status = browser.eval("window.hotReload.status()");
+    assert_eq!(status["connected"], true);
+    assert_eq!(status["attempts"], 0);
+    assert_eq!(status["seq"], 0);
+    assert_eq!(
+        status["url"],
+        format!("ws://127.0.0.1:{}/ws/hotreload", site.port)
+    );
+    let server_id = status["serverId"].as_str().expect("serverId").to_string();
+    assert_eq!(server_id.len(), 8);
+
+    browser.eval("window.hotReload.reconnect(); true");
+    browser.wait_for("window.hotReload.status().connected", WAIT, "reconnected");
+    assert_eq!(
+        browser.eval("window.hotReload.status().serverId"),
+        server_id.as_str()
+    );
+    assert!(
+        same_page(&mut browser),
+        "reconnecting to the same server reloaded the page"
+    );
+
+    record_change_and_notice(&mut browser);
+    browser.eval("window.hotReload.test(); true");
+    wait_reloaded(&mut browser, "the test reload");
+    assert_eq!(
+        browser.eval("sessionStorage.getItem('notice')"),
+        "Reloading: hot reload test"
+    );
+    assert_no_console_errors(&mut browser);
+}
+
+#[test]
+fn a_change_while_the_server_is_down_reloads_once_it_is_back() {
+    let Some(mut site) = site() else { return };
+    let mut browser = site.open("/");
+    site.stop_server();
+    browser.wait_for(
+        "!window.hotReload.status().connected",
+        WAIT,
+        "the client to notice",
+    );
+    site.write("css/a.css", "#title { color: rgb(0, 128, 0); }\n");
+    site.start_server();
+    wait_reloaded(&mut browser, "the reload after the server came back");
+    browser.wait_connected(WAIT);
+    assert_eq!(
+        browser.eval("getComputedStyle(document.getElementById('title')).color"),
+        "rgb(0, 128, 0)"
+    );
+    // While the server was down Chromium logged failed WebSocket
+    // connections; nothing else may have gone wrong.
+    browser.drain();
+    let unexpected: Vec<_> = browser
+        .errors
+        .iter()
+        .filter(|e| !e.contains("WebSocket connection"))
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:#?}");
+}
+
+#[test]
+fn the_client_gives_up_after_its_attempts_with_a_notice() {
+    let Some(mut site) = site() else { return };
+    let mut browser = site.open("/giveup.html");
+    site.stop_server();
+    let started = Instant::now();
+    browser.wait_for(
+        "!!document.getElementById('hotreload-notification') && document.getElementById('hotreload-notification').shadowRoot.textContent.includes('lost the server')",
+        WAIT,
+        "the give-up notice",
+    );
+    eprintln!("gave up after {:?}", started.elapsed());
+    let status = browser.eval("window.hotReload.status()");
+    assert_eq!(
+        (status["connected"].clone(), status["attempts"].clone()),
+        (false.into(), 2.into()),
+        "{status}"
+    );
+    assert!(same_page(&mut browser));
+    // The notice lives in a shadow root: page CSS cannot reach its text.
+    assert_eq!(
+        browser.eval("document.getElementById('hotreload-notification').shadowRoot.mode"),
+        "open"
+    );
+    browser.drain();
+    let unexpected: Vec<_> = browser
+        .errors
+        .iter()
+        .filter(|e| !e.contains("WebSocket connection"))
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:#?}");
+}
+
+#[test]
+fn without_websocket_support_one_console_line_and_no_exception() {
+    let Some(site) = site() else { return };
+    let mut browser = Browser::open(&site.url("/nows.html"));
+    browser.wait_for(
+        "document.readyState === 'complete' && !!window.hotReload",
+        WAIT,
+        "the page",
+    );
+    assert_eq!(browser.eval("window.hotReload.status().connected"), false);
+    assert_no_console_errors(&mut browser);
+}
+
+#[test]
+fn no_reload_into_an_error_page_while_files_are_missing() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    let html = std::fs::read_to_string(site.dir.path().join("index.html")).expect("read");
+    std::fs::remove_file(site.dir.path().join("index.html")).expect("delete the page");
+    browser.wait_for(
+        "window.hotReload.status().seq === 1",
+        WAIT,
+        "the deletion message",
+    );
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(
+        same_page(&mut browser),
+        "reloaded into a 404 while the page was missing"
+    );
+    site.write("index.html", &html);
+    wait_reloaded(&mut browser, "the reload once the page is back");
+    browser.wait_for(
+        "document.getElementById('title') !== null",
+        WAIT,
+        "the page content",
+    );
+    browser.drain();
+    // The client's probe saw 404s while the page was missing; Chromium logs those.
+    let unexpected: Vec<_> = browser
+        .errors
+        .iter()
+        .filter(|e| !e.contains("404"))
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:#?}");
+}
