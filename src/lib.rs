@@ -88,6 +88,11 @@
 //! - **Network filesystems** (NFS, SMB, some container mounts, WSL's
 //!   `/mnt/c`) do not deliver inotify events for changes made elsewhere.
 //!   Edit on the machine that runs hotreload.
+//! - **tiny_http's connection pool can stall a page load.** It keeps one
+//!   thread per open connection and can queue a browser's new connection
+//!   behind idle keep-alive ones until the browser closes one, minutes
+//!   later. [`serve::PoolGuard`] frees a thread every 200 ms; the binary
+//!   runs one, and an application with its own tiny_http server can too.
 //! - **A client whose socket stops taking data** (a frozen tab) blocks its
 //!   own thread in a write that tiny_http gives no way to time out. The
 //!   others are unaffected; `close()` waits for it at most about a second

@@ -537,3 +537,40 @@ fn no_reload_into_an_error_page_while_files_are_missing() {
         .collect();
     assert!(unexpected.is_empty(), "{unexpected:#?}");
 }
+
+#[test]
+fn a_stylesheet_that_fails_to_load_keeps_the_old_one() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    // A FIFO where the file was: the batch says `css`, the server refuses it (403).
+    let path = site.dir.path().join("css/a.css");
+    std::fs::remove_file(&path).expect("remove");
+    let status = Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+    browser.wait_for("window.hotReload.status().seq === 1", WAIT, "the css batch");
+    browser.wait_for(
+        "document.querySelectorAll('link[rel=stylesheet]').length === 4 && !document.querySelector('[data-hotreload-pending]')",
+        WAIT,
+        "the failed load to be given up",
+    );
+    assert_eq!(
+        browser.eval("getComputedStyle(document.getElementById('title')).color"),
+        "rgb(255, 0, 0)"
+    );
+    assert_eq!(
+        browser.eval("document.getElementById('a').getAttribute('href')"),
+        "/css/a.css"
+    );
+    assert!(same_page(&mut browser));
+    browser.drain();
+    // Chromium reports the refused load twice: the 403, and its text/plain body.
+    let unexpected: Vec<_> = browser
+        .errors
+        .iter()
+        .filter(|e| !e.contains("403") && !e.contains("MIME type"))
+        .collect();
+    assert!(unexpected.is_empty(), "{unexpected:#?}");
+}
