@@ -40,7 +40,9 @@
     if (!host) {
       host = document.createElement("div");
       host.id = "hotreload-notification";
-      host.style.cssText = "all:initial;position:fixed;z-index:2147483647;right:16px;bottom:16px;";
+      // Inline !important beats any page rule, !important or not.
+      host.style.cssText = "all:initial !important;display:block !important;position:fixed !important;" +
+        "z-index:2147483647 !important;right:16px !important;bottom:16px !important;";
       var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
       var box = document.createElement("div");
       box.setAttribute("role", "status");

@@ -574,3 +574,68 @@ fn a_stylesheet_that_fails_to_load_keeps_the_old_one() {
         .collect();
     assert!(unexpected.is_empty(), "{unexpected:#?}");
 }
+
+#[test]
+fn a_batch_of_several_kinds_takes_the_strongest_action() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    record_change_and_notice(&mut browser);
+    // One batch: a stylesheet and a script. The script wins: notice, then reload.
+    site.write("css/a.css", "#title { color: rgb(1, 2, 3); }\n");
+    site.write("js/app.js", "sessionStorage.setItem('loads', String(Number(sessionStorage.getItem('loads') || 0) + 1));\n");
+    wait_reloaded(&mut browser, "the reload for a CSS+JS batch");
+    assert_eq!(
+        browser.eval("sessionStorage.getItem('notice')"),
+        "Reloading: JavaScript file changed"
+    );
+    assert_eq!(
+        browser.eval("getComputedStyle(document.getElementById('title')).color"),
+        "rgb(1, 2, 3)"
+    );
+    assert_no_console_errors(&mut browser);
+}
+
+#[test]
+fn page_css_cannot_hide_or_restyle_the_notice_and_it_goes_away() {
+    let Some(mut site) = site() else { return };
+    let mut browser = site.open("/giveup.html");
+    browser.eval(
+        "const s = document.createElement('style');
+         s.textContent = 'div { display: none !important; font-size: 40px !important; color: lime !important; position: static !important }';
+         document.head.appendChild(s); true",
+    );
+    site.stop_server();
+    browser.wait_for(
+        "!!document.getElementById('hotreload-notification')",
+        WAIT,
+        "the give-up notice",
+    );
+    let shown = browser.eval(
+        "(() => { const host = document.getElementById('hotreload-notification');
+                  const box = host.shadowRoot.firstChild; const r = host.getBoundingClientRect();
+                  const style = getComputedStyle(host);
+                  return {w: r.width, h: r.height, position: style.position, display: style.display,
+                          font: getComputedStyle(box).fontSize, color: getComputedStyle(box).color}; })()",
+    );
+    assert!(
+        shown["w"].as_f64().unwrap_or(0.0) > 50.0 && shown["h"].as_f64().unwrap_or(0.0) > 10.0,
+        "{shown}"
+    );
+    assert_eq!(
+        (shown["position"].as_str(), shown["display"].as_str()),
+        (Some("fixed"), Some("block")),
+        "{shown}"
+    );
+    assert_eq!(
+        (shown["font"].as_str(), shown["color"].as_str()),
+        (Some("14px"), Some("rgb(255, 255, 255)")),
+        "{shown}"
+    );
+    // It removes itself (the error notice after 8 s).
+    browser.wait_for(
+        "!document.getElementById('hotreload-notification')",
+        WAIT,
+        "the notice to go away",
+    );
+    assert!(same_page(&mut browser));
+}
