@@ -100,6 +100,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bench;
 mod client;
 pub mod config;
 mod error;

@@ -19,6 +19,10 @@ Usage:
                                       ask a running server how it is doing
   hotreload init [--force] [--config FILE]
                                       write a commented config.yaml
+  hotreload bench [--clients N,N,...] [--trials N] [--debounce MS]
+                  [--dir DIR] [--quick] [--json]
+                                      measure save-to-browser latency, idle
+                                      CPU and memory on this machine
   hotreload --help | --version
 
 Serve options:
@@ -34,6 +38,15 @@ Serve options:
   --no-inject       do not add the reload script to HTML pages
   -q, --quiet       print warnings and errors only
   -v, --verbose     print every client and event decision
+
+Bench options:
+  --clients LIST    client counts, e.g. 1,100,1000 (the default)
+  --trials N        saves per client count and save style (default 20)
+  --debounce MS     the server's debounce window (default 100)
+  --dir DIR         where to make the temp trees (default: the system's temp
+                    folder); use a folder on the disk you work on
+  --quick           a short run (seconds): fewer clients, trials and files
+  --json            print JSON instead of a table
 
 Environment:
   HOT_RELOAD_ENABLED=false   serve files only: no watching, no reload script
@@ -58,6 +71,7 @@ fn main() -> ExitCode {
         Some("serve") => ("serve", &args[1..]),
         Some("status") => ("status", &args[1..]),
         Some("init") => ("init", &args[1..]),
+        Some("bench") => ("bench", &args[1..]),
         Some("help") => ("help", &args[1..]),
         _ => ("serve", &args[..]),
     };
@@ -72,6 +86,7 @@ fn main() -> ExitCode {
     let result = match command {
         "status" => status(rest),
         "init" => init(rest),
+        "bench" => bench(rest),
         _ => serve(rest),
     };
     match result {
@@ -310,6 +325,52 @@ fn init(args: &[String]) -> Result<ExitCode, Failure> {
         source,
     })?;
     println!("wrote {}; edit it, then run `hotreload`", file.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn bench(args: &[String]) -> Result<ExitCode, Failure> {
+    let exe = std::env::current_exe().map_err(|source| Error::Io {
+        action: "find the hotreload executable".into(),
+        path: PathBuf::from("hotreload"),
+        source,
+    })?;
+    let mut options = hotreload::bench::Options::new(exe);
+    let mut json = false;
+    let mut args = Args::new(args);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--clients" => {
+                let list = args.value("--clients")?;
+                options.clients = list
+                    .split(',')
+                    .map(|n| n.trim().parse::<usize>().ok().filter(|n| (1..=1024).contains(n)))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| Usage(format!("--clients takes numbers from 1 to 1024 separated by commas, like 1,100,1000; got {list:?}")))?;
+            }
+            "--trials" => options.trials = args.number("--trials", "a number of saves, like 20")?,
+            "--debounce" => options.debounce_ms = args.number("--debounce", "milliseconds, like 100")?,
+            "--dir" => options.dir = args.value("--dir")?.into(),
+            "--json" => json = true,
+            "--quick" => {
+                options.clients = vec![1, 100];
+                options.trials = 5;
+                options.idle = Duration::from_secs(2);
+                options.tree_files = 10_000;
+                options.tree_dirs = 1_000;
+                options.storm_files = 1_000;
+            }
+            other => return Err(Usage(format!("bench takes --clients, --trials, --debounce, --dir, --quick and --json, not {other}")).into()),
+        }
+    }
+    if options.trials == 0 {
+        return Err(Usage("--trials must be at least 1".into()).into());
+    }
+    let report = hotreload::bench::run(&options, |step| eprintln!("bench: {step}"))?;
+    let _ = hotreload::bench::print(&report, json, std::io::stdout());
+    if !report.lost_nothing() {
+        eprintln!("error: some batches were missed or duplicated (see the table)");
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,0 +1,787 @@
+//! The save-to-browser benchmark, shared by `cargo bench` and `hotreload bench`.
+//!
+//! It runs the `hotreload` binary as its own process over a temp tree (so
+//! its CPU time and memory are the server's alone), holds real WebSocket
+//! clients on one thread each, as browsers hold sockets, and measures from
+//! the moment a save completes to the moment each client has the message.
+//! Every loop has a count and a time limit.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+
+use crate::Error;
+use crate::protocol::push_json_str;
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The `hotreload` executable to run as the server.
+    pub server: PathBuf,
+    /// Where to make the temp trees (on the filesystem to measure).
+    pub dir: PathBuf,
+    /// Client counts for the latency runs.
+    pub clients: Vec<usize>,
+    /// Saves per client count and save style.
+    pub trials: usize,
+    /// The server's debounce window, in milliseconds.
+    pub debounce_ms: u64,
+    /// Clients held open while measuring idle CPU and per-client memory.
+    pub idle_clients: usize,
+    /// How long the idle CPU measurement lasts.
+    pub idle: Duration,
+    /// Files and directories of the big tree (0 files skips it).
+    pub tree_files: usize,
+    /// Directories the big tree's files are spread over.
+    pub tree_dirs: usize,
+    /// Files changed at once in the event storm (0 skips it).
+    pub storm_files: usize,
+}
+
+impl Options {
+    /// The default run (about a minute on a 2-core machine): 1, 100 and
+    /// 1,000 clients, 20 saves each, in-place and rename-over.
+    pub fn new(server: impl Into<PathBuf>) -> Options {
+        Options {
+            server: server.into(),
+            dir: std::env::temp_dir(),
+            clients: vec![1, 100, 1000],
+            trials: 20,
+            debounce_ms: 100,
+            idle_clients: 100,
+            idle: Duration::from_secs(10),
+            tree_files: 100_000,
+            tree_dirs: 10_000,
+            storm_files: 10_000,
+        }
+    }
+}
+
+/// How a save is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Save {
+    /// Open, truncate, write, close (most editors, `echo >`).
+    InPlace,
+    /// Write a temporary file, rename it over the real one (vim, JetBrains).
+    RenameOver,
+}
+
+impl Save {
+    fn name(self) -> &'static str {
+        match self {
+            Save::InPlace => "in-place",
+            Save::RenameOver => "rename-over",
+        }
+    }
+}
+
+/// Latency of one client count and save style, beyond the debounce window.
+#[derive(Debug, Clone)]
+pub struct Latency {
+    /// Clients connected.
+    pub clients: usize,
+    /// How files were saved.
+    pub save: Save,
+    /// Overhead beyond the debounce window, in milliseconds: min, p50, p95, p99, max.
+    pub overhead_ms: [f64; 5],
+    /// First to last client per save, in milliseconds: p50 and max.
+    pub spread_ms: [f64; 2],
+    /// Client-saves with no message within the time limit.
+    pub missed: usize,
+    /// Messages a client got twice, or that no save caused.
+    pub duplicated: usize,
+}
+
+/// Everything one run measured.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The machine and settings, in a line.
+    pub machine: String,
+    /// The debounce window used.
+    pub debounce_ms: u64,
+    /// One row per client count and save style.
+    pub latency: Vec<Latency>,
+    /// Clients held during the idle measurement.
+    pub idle_clients: usize,
+    /// Server CPU seconds over the idle period.
+    pub idle_cpu_secs: f64,
+    /// Length of the idle period in seconds.
+    pub idle_secs: f64,
+    /// Server resident memory with no client, KiB.
+    pub rss_idle_kib: u64,
+    /// Server resident memory per added client, KiB.
+    pub rss_per_client_kib: f64,
+    /// Big tree: files, directories, seconds until watching, resident KiB.
+    pub tree: Option<(usize, usize, f64, u64)>,
+    /// Event storm, if run.
+    pub storm: Option<Storm>,
+}
+
+/// The event storm's outcome.
+#[derive(Debug, Clone)]
+pub struct Storm {
+    /// Files written at once.
+    pub files: usize,
+    /// How long writing them took, ms.
+    pub write_ms: f64,
+    /// Batches the client got.
+    pub batches: usize,
+    /// Changes those batches counted, in all.
+    pub changes: u64,
+    /// Bytes of the largest message.
+    pub largest_bytes: usize,
+    /// From the last write to the last batch, ms.
+    pub out_after_ms: f64,
+}
+
+/// A temp tree removed on drop.
+struct TempTree(PathBuf);
+
+impl TempTree {
+    fn new(parent: &Path, name: &str) -> Result<TempTree, Error> {
+        let nanos = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = parent.join(format!(
+            ".hotreload-bench-{name}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&path).map_err(|source| io_error("create", &path, source))?;
+        Ok(TempTree(path))
+    }
+}
+
+impl Drop for TempTree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn io_error(action: &str, path: &Path, source: std::io::Error) -> Error {
+    Error::Io {
+        action: action.into(),
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn bench_error(problem: impl Into<String>) -> Error {
+    Error::Thread {
+        name: "bench".into(),
+        problem: problem.into(),
+    }
+}
+
+/// The server under test: the real binary, killed on drop.
+struct ServerProcess {
+    child: Child,
+    addr: SocketAddr,
+    ready_after: Duration,
+}
+
+impl ServerProcess {
+    fn start(exe: &Path, dir: &Path, debounce_ms: u64) -> Result<ServerProcess, Error> {
+        let started = Instant::now();
+        let mut child = Command::new(exe)
+            .args([
+                "serve",
+                ".",
+                "--port",
+                "0",
+                "-q",
+                "--debounce",
+                &debounce_ms.to_string(),
+            ])
+            .current_dir(dir)
+            .env_remove("HOT_RELOAD_ENABLED")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|source| io_error("run the server", exe, source))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| bench_error("no stdout from the server"))?;
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .map_err(|source| io_error("read the ready line of", exe, source))?;
+        let ready_after = started.elapsed();
+        let addr = line
+            .find("http://")
+            .and_then(|at| line[at + 7..].trim().trim_end_matches('/').parse().ok())
+            .ok_or_else(|| bench_error(format!("the server did not start: {line:?}")))?;
+        Ok(ServerProcess {
+            child,
+            addr,
+            ready_after,
+        })
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Resident memory of a process, KiB (`VmRSS` in `/proc/PID/status`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// CPU seconds a process has used, user and system (`/proc/PID/stat`).
+pub fn cpu_secs(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces; fields resume after its `)`.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // /proc reports in USER_HZ, which Linux fixes at 100 for user space.
+    Some((utime + stime) / 100.0)
+}
+
+/// What a client thread saw: (client, seq, when, message bytes, changes counted).
+type Receipt = (usize, u64, Instant, usize, u64);
+
+/// WebSocket clients, one thread each; they end when the server goes away.
+struct Clients {
+    threads: Vec<JoinHandle<()>>,
+    receipts: Receiver<Receipt>,
+}
+
+impl Clients {
+    fn connect(addr: SocketAddr, count: usize) -> Result<Clients, Error> {
+        let (tx, receipts) = unbounded();
+        let mut threads = Vec::with_capacity(count);
+        let (ready_tx, ready) = unbounded::<Result<(), String>>();
+        for id in 0..count {
+            let tx: Sender<Receipt> = tx.clone();
+            let ready_tx = ready_tx.clone();
+            let thread = thread::Builder::new()
+                .name(format!("bench-client-{id}"))
+                .stack_size(128 * 1024)
+                .spawn(move || client_thread(id, addr, &tx, &ready_tx))
+                .map_err(|e| bench_error(format!("cannot start client thread {id}: {e}")))?;
+            threads.push(thread);
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for _ in 0..count {
+            match ready.recv_deadline(deadline) {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(bench_error(format!("a client could not connect: {e}"))),
+                Err(_) => return Err(bench_error("clients did not connect within 30 s")),
+            }
+        }
+        Ok(Clients { threads, receipts })
+    }
+
+    fn join(self) {
+        for thread in self.threads {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn client_thread(
+    id: usize,
+    addr: SocketAddr,
+    receipts: &Sender<Receipt>,
+    ready: &Sender<Result<(), String>>,
+) {
+    let connected = TcpStream::connect(addr)
+        .map_err(|e| e.to_string())
+        .and_then(|stream| {
+            let _ = stream.set_nodelay(true);
+            tungstenite::client(format!("ws://{addr}/ws/hotreload"), stream)
+                .map_err(|e| e.to_string())
+        });
+    let mut ws = match connected {
+        Ok((ws, _)) => ws,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let mut said_ready = false;
+    // Ends when the server closes the socket or goes away.
+    while let Ok(message) = ws.read() {
+        let now = Instant::now();
+        let tungstenite::Message::Text(text) = message else {
+            continue;
+        };
+        if text.contains("\"type\":\"connected\"") {
+            if !said_ready {
+                said_ready = true;
+                let _ = ready.send(Ok(()));
+            }
+            continue;
+        }
+        if let Some(seq) = field_u64(&text, "seq") {
+            let count = field_u64(&text, "count").unwrap_or(0);
+            let _ = receipts.send((id, seq, now, text.len(), count));
+        }
+    }
+}
+
+/// A top-level number in a message we wrote, without a JSON parser.
+fn field_u64(json: &str, key: &str) -> Option<u64> {
+    let at = json.find(&format!("\"{key}\":"))? + key.len() + 3;
+    let digits: String = json[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Runs every measurement; `progress` hears what is being done.
+pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<Report, Error> {
+    let mut report = Report {
+        machine: machine(&options.dir),
+        debounce_ms: options.debounce_ms,
+        latency: Vec::new(),
+        idle_clients: options.idle_clients,
+        idle_cpu_secs: f64::NAN,
+        idle_secs: options.idle.as_secs_f64(),
+        rss_idle_kib: 0,
+        rss_per_client_kib: f64::NAN,
+        tree: None,
+        storm: None,
+    };
+    let site = TempTree::new(&options.dir, "site")?;
+    write_file(
+        &site.0.join("index.html"),
+        "<html><body>bench</body></html>",
+    )?;
+    write_file(&site.0.join("css/app.css"), "body { color: black }")?;
+
+    for &count in &options.clients {
+        progress(&format!("latency: {count} client(s)"));
+        let server = ServerProcess::start(&options.server, &site.0, options.debounce_ms)?;
+        let clients = Clients::connect(server.addr, count)?;
+        let mut seq = 0;
+        for save in [Save::InPlace, Save::RenameOver] {
+            report.latency.push(measure_latency(
+                options, &site.0, &clients, count, save, &mut seq,
+            )?);
+        }
+        drop(server);
+        clients.join();
+    }
+
+    progress(&format!(
+        "idle: {} clients for {:?}",
+        options.idle_clients, options.idle
+    ));
+    {
+        let server = ServerProcess::start(&options.server, &site.0, options.debounce_ms)?;
+        settle();
+        report.rss_idle_kib = rss_kib(server.pid()).unwrap_or(0);
+        let clients = Clients::connect(server.addr, options.idle_clients)?;
+        settle();
+        let with_clients = rss_kib(server.pid()).unwrap_or(0);
+        report.rss_per_client_kib =
+            (with_clients as f64 - report.rss_idle_kib as f64) / options.idle_clients.max(1) as f64;
+        let before = cpu_secs(server.pid()).unwrap_or(f64::NAN);
+        thread::sleep(options.idle);
+        report.idle_cpu_secs = cpu_secs(server.pid()).unwrap_or(f64::NAN) - before;
+        drop(server);
+        clients.join();
+    }
+
+    if options.storm_files > 0 {
+        progress(&format!("storm: {} files at once", options.storm_files));
+        report.storm = Some(measure_storm(options)?);
+    }
+
+    if options.tree_files > 0 {
+        progress(&format!(
+            "tree: {} files in {} directories",
+            options.tree_files, options.tree_dirs
+        ));
+        let tree = TempTree::new(&options.dir, "tree")?;
+        let dirs = options.tree_dirs.max(1);
+        for d in 0..dirs {
+            let dir = tree.0.join(format!("d{:03}/d{d:05}", d % 100));
+            std::fs::create_dir_all(&dir).map_err(|source| io_error("create", &dir, source))?;
+        }
+        for f in 0..options.tree_files {
+            let d = f % dirs;
+            let path = tree.0.join(format!("d{:03}/d{d:05}/f{f:06}.css", d % 100));
+            std::fs::write(&path, "a{}").map_err(|source| io_error("write", &path, source))?;
+        }
+        let server = ServerProcess::start(&options.server, &tree.0, options.debounce_ms)?;
+        settle();
+        let rss = rss_kib(server.pid()).unwrap_or(0);
+        report.tree = Some((
+            options.tree_files,
+            dirs,
+            server.ready_after.as_secs_f64(),
+            rss,
+        ));
+    }
+    Ok(report)
+}
+
+/// Lets a process finish starting threads and touching memory.
+fn settle() {
+    thread::sleep(Duration::from_millis(500));
+}
+
+fn write_file(path: &Path, content: &str) -> Result<(), Error> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|source| io_error("create", parent, source))?;
+    }
+    std::fs::write(path, content).map_err(|source| io_error("write", path, source))
+}
+
+fn save_file(save: Save, path: &Path, content: &str) -> Result<(), Error> {
+    match save {
+        Save::InPlace => {
+            std::fs::write(path, content).map_err(|source| io_error("write", path, source))
+        }
+        Save::RenameOver => {
+            // `*.tmp` is a default ignore: editors' temporaries never show.
+            let tmp = path.with_extension("css.tmp");
+            std::fs::write(&tmp, content).map_err(|source| io_error("write", &tmp, source))?;
+            std::fs::rename(&tmp, path).map_err(|source| io_error("rename over", path, source))
+        }
+    }
+}
+
+fn measure_latency(
+    options: &Options,
+    site: &Path,
+    clients: &Clients,
+    count: usize,
+    save: Save,
+    seq: &mut u64,
+) -> Result<Latency, Error> {
+    let debounce = Duration::from_millis(options.debounce_ms);
+    let file = site.join("css/app.css");
+    let mut overheads = Vec::with_capacity(count * options.trials);
+    let mut spreads = Vec::with_capacity(options.trials);
+    let (mut missed, mut duplicated) = (0, 0);
+    for trial in 0..options.trials {
+        save_file(save, &file, &format!("body {{ margin: {trial}px }}"))?;
+        let written = Instant::now();
+        *seq += 1;
+        let mut seen = vec![false; count];
+        let (mut got, mut first, mut last) = (0, None::<Instant>, None::<Instant>);
+        // A batch is due a debounce window after the save; allow far more.
+        let deadline = written + debounce + Duration::from_secs(5);
+        while got < count {
+            let Ok((client, message_seq, at, _, _)) = clients.receipts.recv_deadline(deadline)
+            else {
+                break;
+            };
+            if message_seq != *seq || seen[client] {
+                duplicated += 1;
+                continue;
+            }
+            seen[client] = true;
+            got += 1;
+            overheads.push(ms(at.saturating_duration_since(written)) - ms(debounce));
+            first = Some(first.map_or(at, |f: Instant| f.min(at)));
+            last = Some(last.map_or(at, |l: Instant| l.max(at)));
+        }
+        missed += count - got;
+        if let (Some(first), Some(last)) = (first, last) {
+            spreads.push(ms(last - first));
+        }
+    }
+    // Anything still arriving after the last save is a duplicate.
+    let quiet_until = Instant::now() + debounce + Duration::from_millis(300);
+    while clients.receipts.recv_deadline(quiet_until).is_ok() {
+        duplicated += 1;
+    }
+    overheads.sort_by(f64::total_cmp);
+    spreads.sort_by(f64::total_cmp);
+    Ok(Latency {
+        clients: count,
+        save,
+        overhead_ms: [
+            overheads.first().copied().unwrap_or(f64::NAN),
+            percentile(&overheads, 50.0),
+            percentile(&overheads, 95.0),
+            percentile(&overheads, 99.0),
+            overheads.last().copied().unwrap_or(f64::NAN),
+        ],
+        spread_ms: [
+            percentile(&spreads, 50.0),
+            spreads.last().copied().unwrap_or(f64::NAN),
+        ],
+        missed,
+        duplicated,
+    })
+}
+
+fn measure_storm(options: &Options) -> Result<Storm, Error> {
+    let tree = TempTree::new(&options.dir, "storm")?;
+    for f in 0..options.storm_files {
+        write_file(&tree.0.join(format!("s{:02}/f{f:05}.css", f % 100)), "a{}")?;
+    }
+    let server = ServerProcess::start(&options.server, &tree.0, options.debounce_ms)?;
+    let clients = Clients::connect(server.addr, 1)?;
+    let started = Instant::now();
+    for f in 0..options.storm_files {
+        let path = tree.0.join(format!("s{:02}/f{f:05}.css", f % 100));
+        std::fs::write(&path, "b{}").map_err(|source| io_error("write", &path, source))?;
+    }
+    let ended = Instant::now();
+    let (mut batches, mut changes, mut largest, mut last) = (0, 0, 0, ended);
+    // Quiet for longer than the longest a batch can wait means the storm is out.
+    let quiet = Duration::from_millis(options.debounce_ms) + Duration::from_millis(1500);
+    let give_up = ended + Duration::from_secs(30);
+    loop {
+        let wait = (Instant::now() + quiet).min(give_up);
+        let Ok((_, _, at, bytes, count)) = clients.receipts.recv_deadline(wait) else {
+            break;
+        };
+        batches += 1;
+        largest = largest.max(bytes);
+        last = at;
+        changes += count;
+    }
+    drop(server);
+    clients.join();
+    Ok(Storm {
+        files: options.storm_files,
+        write_ms: ms(ended - started),
+        batches,
+        changes,
+        largest_bytes: largest,
+        out_after_ms: ms(last.saturating_duration_since(ended)),
+    })
+}
+
+/// One line about the machine: CPUs, model, kernel, filesystem.
+fn machine(dir: &Path) -> String {
+    let cpus = thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .map(|k| k.trim().to_string())
+        .unwrap_or_default();
+    let mut fs = String::new();
+    if let Ok(mut mounts) = std::fs::File::open("/proc/mounts") {
+        let mut text = String::new();
+        let _ = mounts.read_to_string(&mut text);
+        let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+        let best = text
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split_whitespace();
+                let (_, point, kind) = (f.next()?, f.next()?, f.next()?);
+                dir.starts_with(point)
+                    .then(|| (point.len(), kind.to_string()))
+            })
+            .max();
+        if let Some((_, kind)) = best {
+            fs = kind;
+        }
+    }
+    format!("{cpus} CPUs ({model}), Linux {kernel}, {fs} filesystem")
+}
+
+impl Report {
+    /// The report as a table for people.
+    pub fn table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "hotreload bench: {}; debounce {} ms",
+            self.machine, self.debounce_ms
+        );
+        let _ = writeln!(
+            out,
+            "\nlatency from save to client, beyond the debounce window (ms)"
+        );
+        let _ = writeln!(
+            out,
+            "{:>7}  {:<11} {:>7} {:>7} {:>7} {:>7} {:>7}   {:>9} {:>9} {:>6} {:>5}",
+            "clients",
+            "save",
+            "min",
+            "p50",
+            "p95",
+            "p99",
+            "max",
+            "spread50",
+            "spreadmax",
+            "missed",
+            "dups"
+        );
+        for l in &self.latency {
+            let o = l.overhead_ms;
+            let _ = writeln!(
+                out,
+                "{:>7}  {:<11} {:>7.2} {:>7.2} {:>7.2} {:>7.2} {:>7.2}   {:>9.2} {:>9.2} {:>6} {:>5}",
+                l.clients,
+                l.save.name(),
+                o[0],
+                o[1],
+                o[2],
+                o[3],
+                o[4],
+                l.spread_ms[0],
+                l.spread_ms[1],
+                l.missed,
+                l.duplicated
+            );
+        }
+        let _ = writeln!(
+            out,
+            "\nidle with {} clients: {:.3} CPU seconds in {:.0} s",
+            self.idle_clients, self.idle_cpu_secs, self.idle_secs
+        );
+        let _ = writeln!(
+            out,
+            "memory: {:.1} MiB idle, {:.1} KiB per added client",
+            self.rss_idle_kib as f64 / 1024.0,
+            self.rss_per_client_kib
+        );
+        if let Some((files, dirs, secs, rss)) = self.tree {
+            let _ = writeln!(
+                out,
+                "big tree: {files} files in {dirs} directories watched in {secs:.2} s, {:.1} MiB",
+                rss as f64 / 1024.0
+            );
+        }
+        if let Some(s) = &self.storm {
+            let _ = writeln!(
+                out,
+                "event storm: {} files written in {:.0} ms -> {} batch{} counting {} changes, largest message {:.1} KiB, last one {:.0} ms after the last write",
+                s.files,
+                s.write_ms,
+                s.batches,
+                if s.batches == 1 { "" } else { "es" },
+                s.changes,
+                s.largest_bytes as f64 / 1024.0,
+                s.out_after_ms
+            );
+        }
+        out
+    }
+
+    /// The report as JSON, for machines.
+    pub fn json(&self) -> String {
+        let num = |x: f64| {
+            if x.is_finite() {
+                format!("{x:.3}")
+            } else {
+                "null".into()
+            }
+        };
+        let mut out = String::from("{\"machine\":");
+        push_json_str(&mut out, &self.machine);
+        let _ = write!(out, ",\"debounce_ms\":{},\"latency\":[", self.debounce_ms);
+        for (i, l) in self.latency.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let o = l.overhead_ms;
+            let _ = write!(
+                out,
+                "{{\"clients\":{},\"save\":\"{}\",\"overhead_ms\":{{\"min\":{},\"p50\":{},\"p95\":{},\"p99\":{},\"max\":{}}},\"spread_ms\":{{\"p50\":{},\"max\":{}}},\"missed\":{},\"duplicated\":{}}}",
+                l.clients,
+                l.save.name(),
+                num(o[0]),
+                num(o[1]),
+                num(o[2]),
+                num(o[3]),
+                num(o[4]),
+                num(l.spread_ms[0]),
+                num(l.spread_ms[1]),
+                l.missed,
+                l.duplicated
+            );
+        }
+        let _ = write!(
+            out,
+            "],\"idle\":{{\"clients\":{},\"secs\":{},\"cpu_secs\":{}}},\"memory\":{{\"idle_kib\":{},\"per_client_kib\":{}}}",
+            self.idle_clients,
+            num(self.idle_secs),
+            num(self.idle_cpu_secs),
+            self.rss_idle_kib,
+            num(self.rss_per_client_kib)
+        );
+        match self.tree {
+            Some((files, dirs, secs, rss)) => {
+                let _ = write!(
+                    out,
+                    ",\"tree\":{{\"files\":{files},\"dirs\":{dirs},\"ready_secs\":{},\"rss_kib\":{rss}}}",
+                    num(secs)
+                );
+            }
+            None => out.push_str(",\"tree\":null"),
+        }
+        match &self.storm {
+            Some(s) => {
+                let _ = write!(
+                    out,
+                    ",\"storm\":{{\"files\":{},\"write_ms\":{},\"batches\":{},\"changes\":{},\"largest_bytes\":{},\"out_after_ms\":{}}}",
+                    s.files,
+                    num(s.write_ms),
+                    s.batches,
+                    s.changes,
+                    s.largest_bytes,
+                    num(s.out_after_ms)
+                );
+            }
+            None => out.push_str(",\"storm\":null"),
+        }
+        out.push('}');
+        out
+    }
+
+    /// Every batch arrived exactly once.
+    pub fn lost_nothing(&self) -> bool {
+        self.latency
+            .iter()
+            .all(|l| l.missed == 0 && l.duplicated == 0)
+    }
+}
+
+/// Writes `report` as a table, or as JSON, to `out`.
+pub fn print(report: &Report, json: bool, mut out: impl Write) -> std::io::Result<()> {
+    if json {
+        writeln!(out, "{}", report.json())
+    } else {
+        write!(out, "{}", report.table())
+    }
+}
