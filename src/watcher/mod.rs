@@ -302,6 +302,9 @@ impl State {
     /// `now`, files found go into the batch (a directory that appeared while
     /// running); without, they are only recorded (startup). Returns files found.
     fn watch_tree(&mut self, dir: &Path, now: Option<Instant>) -> usize {
+        let Some(now) = now else {
+            return self.startup_scan(dir);
+        };
         let Some(i) = self.root_of(dir) else { return 0 };
         let mut files = 0;
         let mut stack = vec![dir.to_path_buf()];
@@ -310,55 +313,126 @@ impl State {
             if self.watched.contains(&dir) {
                 continue;
             }
-            match self.backend.watch(&dir, RecursiveMode::NonRecursive) {
-                Ok(()) => {
-                    self.watched.insert(dir.clone());
-                }
-                Err(e) => {
-                    failed.push((dir, e));
-                    continue;
-                }
+            // Watched before it is read, so a file made in between is not missed.
+            if let Err(e) = self.watch_dir(&dir) {
+                failed.push((dir, e));
+                continue;
             }
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) => {
-                    log::warn!(
-                        "[HotReload] cannot read {}: {e}; its files are not watched",
-                        dir.display()
-                    );
-                    continue;
-                }
+            let Some(entries) = read_dir_or_warn(&dir) else {
+                continue;
             };
             for entry in entries.flatten() {
                 let path = entry.path();
                 let rel = self.rel(i, &path);
-                if self.patterns.is_ignored(&rel) {
-                    continue;
-                }
-                // Symbolic links are not followed: a link to a directory
-                // could loop or leave the tree; a link to a file is a file.
-                let Ok(kind) = entry.file_type() else {
-                    continue;
-                };
-                if kind.is_dir() {
-                    stack.push(path);
-                } else if self.patterns.is_reported(&rel) {
-                    files += 1;
-                    match now {
-                        Some(now) => {
-                            let before = self.known.contains_key(&path);
-                            self.debouncer.push(path, before, false, now);
-                        }
-                        None => {
-                            let mtime = entry.metadata().ok().and_then(|m| m.modified().ok());
-                            self.known.insert(path, mtime);
-                        }
+                match classify(&self.patterns, &entry, &rel) {
+                    Entry::Dir => stack.push(path),
+                    Entry::File => {
+                        files += 1;
+                        let before = self.known.contains_key(&path);
+                        self.debouncer.push(path, before, false, now);
                     }
+                    Entry::Skip => {}
                 }
             }
         }
         self.report_watch_failures(failed);
         files
+    }
+
+    /// The first scan of a watch dir, before anyone can be connected.
+    ///
+    /// Adding a watch costs a round trip to notify's thread, so a helper
+    /// thread adds them while this one reads. notify always asks inotify for
+    /// IN_OPEN, so reading a watched directory raises events (thousands, for
+    /// a big tree): a directory is handed over only once everything below it
+    /// has been read, and nothing read later lies under a watched directory.
+    fn startup_scan(&mut self, dir: &Path) -> usize {
+        let Some(i) = self.root_of(dir) else { return 0 };
+        let root = self.roots[i].path.clone();
+        let State {
+            backend,
+            watched,
+            known,
+            patterns,
+            ..
+        } = self;
+        enum Step {
+            Enter(PathBuf),
+            Leave(PathBuf),
+        }
+        let mut files = 0;
+        let (done, mut failed, left_over) = std::thread::scope(|scope| {
+            let (hand_over, queue) = unbounded::<PathBuf>();
+            let helper = thread::Builder::new()
+                .name("hotreload-scan".into())
+                .spawn_scoped(scope, || {
+                    let mut done = Vec::new();
+                    let mut failed = Vec::new();
+                    for dir in queue {
+                        match backend.watch(&dir, RecursiveMode::NonRecursive) {
+                            Ok(()) => done.push(dir),
+                            Err(e) => failed.push((dir, e)),
+                        }
+                    }
+                    (done, failed)
+                });
+            let mut stack = vec![Step::Enter(dir.to_path_buf())];
+            let mut left_over = Vec::new();
+            while let Some(step) = stack.pop() {
+                let dir = match step {
+                    Step::Leave(dir) => {
+                        // Only fails if the helper could not start: watch below.
+                        if let Err(e) = hand_over.send(dir) {
+                            left_over.push(e.into_inner());
+                        }
+                        continue;
+                    }
+                    Step::Enter(dir) if watched.contains(&dir) => continue,
+                    Step::Enter(dir) => dir,
+                };
+                let entries = read_dir_or_warn(&dir);
+                stack.push(Step::Leave(dir));
+                for entry in entries.into_iter().flatten().flatten() {
+                    let path = entry.path();
+                    let rel = rel_string(path.strip_prefix(&root).unwrap_or(&path));
+                    match classify(patterns, &entry, &rel) {
+                        Entry::Dir => stack.push(Step::Enter(path)),
+                        Entry::File => {
+                            files += 1;
+                            let mtime = entry.metadata().ok().and_then(|m| m.modified().ok());
+                            known.insert(path, mtime);
+                        }
+                        Entry::Skip => {}
+                    }
+                }
+            }
+            drop(hand_over);
+            let (done, failed) = match helper {
+                Ok(helper) => match helper.join() {
+                    Ok(result) => result,
+                    Err(panic) => std::panic::resume_unwind(panic),
+                },
+                Err(e) => {
+                    log::debug!("[HotReload] no scan helper thread ({e}); watching on this one");
+                    (Vec::new(), Vec::new())
+                }
+            };
+            (done, failed, left_over)
+        });
+        watched.extend(done);
+        for dir in left_over {
+            if let Err(e) = self.watch_dir(&dir) {
+                failed.push((dir, e));
+            }
+        }
+        self.report_watch_failures(failed);
+        files
+    }
+
+    fn watch_dir(&mut self, dir: &Path) -> Result<(), notify::Error> {
+        self.backend.watch(dir, RecursiveMode::NonRecursive)?;
+        self.watched.insert(dir.to_path_buf());
+        Ok(())
     }
 
     fn report_watch_failures(&mut self, failed: Vec<(PathBuf, notify::Error)>) {
@@ -524,6 +598,40 @@ impl State {
             });
         }
         changes
+    }
+}
+
+/// What a walk does with a directory entry.
+enum Entry {
+    Dir,
+    File,
+    Skip,
+}
+
+/// The walk only enters directories that are not ignored, so the entry
+/// itself is all that is left to check. Symbolic links are not followed: a
+/// link to a directory could loop or leave the tree; a link to a file is a file.
+fn classify(patterns: &Patterns, entry: &std::fs::DirEntry, rel: &str) -> Entry {
+    if patterns.is_ignored_here(rel) {
+        return Entry::Skip;
+    }
+    match entry.file_type() {
+        Ok(kind) if kind.is_dir() => Entry::Dir,
+        Ok(_) if patterns.is_included(rel) => Entry::File,
+        _ => Entry::Skip,
+    }
+}
+
+fn read_dir_or_warn(dir: &Path) -> Option<std::fs::ReadDir> {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => Some(entries),
+        Err(e) => {
+            log::warn!(
+                "[HotReload] cannot read {}: {e}; its files are not watched",
+                dir.display()
+            );
+            None
+        }
     }
 }
 

@@ -90,8 +90,18 @@ impl Patterns {
 
     /// Is a file at `rel` (relative to its watch dir, `/`-separated) reported?
     pub fn is_reported(&self, rel: &str) -> bool {
-        !self.is_ignored(rel)
-            && (self.include.is_empty() || self.include.iter().any(|g| g.matches(rel)))
+        !self.is_ignored(rel) && self.is_included(rel)
+    }
+
+    /// Does `rel` match `patterns` (ignores aside)?
+    pub fn is_included(&self, rel: &str) -> bool {
+        self.include.is_empty() || self.include.iter().any(|g| g.matches(rel))
+    }
+
+    /// Is `rel` itself ignored, its parents aside? For walks that never
+    /// enter an ignored directory.
+    pub fn is_ignored_here(&self, rel: &str) -> bool {
+        self.ignore.iter().any(|g| g.matches(rel))
     }
 
     /// Is `rel` ignored, itself or through one of its parent directories?
