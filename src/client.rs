@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, select, tick, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded, unbounded};
 use tiny_http::ReadWrite;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -318,26 +318,30 @@ fn run_client(
     hub: &Hub,
     _alive: Sender<()>,
 ) {
-    let pings = tick(heartbeat);
+    // One channel and a deadline: cheaper to park on than a select over
+    // the channel and a ticker, and this runs once per client per batch.
+    let mut next_ping = Instant::now() + heartbeat;
     let reason = loop {
-        select! {
-            recv(messages) -> message => match message {
-                Ok(message) => {
-                    if let Err(e) = socket.send(message) {
-                        break format!("write failed: {e}");
-                    }
+        match messages.recv_deadline(next_ping) {
+            Ok(message) => {
+                if let Err(e) = socket.send(message) {
+                    break format!("write failed: {e}");
                 }
-                Err(_) => {
-                    let frame = CloseFrame { code: CloseCode::Away, reason: "hotreload closed the connection".into() };
-                    let _ = socket.close(Some(frame));
-                    let _ = socket.flush();
-                    break "closed by the server".to_string();
-                }
-            },
-            recv(pings) -> _ => {
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                next_ping += heartbeat;
                 if let Err(e) = socket.send(Message::Ping(Bytes::new())) {
                     break format!("ping failed: {e}");
                 }
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let frame = CloseFrame {
+                    code: CloseCode::Away,
+                    reason: "hotreload closed the connection".into(),
+                };
+                let _ = socket.close(Some(frame));
+                let _ = socket.flush();
+                break "closed by the server".to_string();
             }
         }
     };

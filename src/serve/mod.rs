@@ -10,9 +10,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Sender, bounded, select, tick};
+use crossbeam_channel::{Receiver, Sender, bounded, select, tick};
 
 use crate::{Config, Error, Manager, WatchDir};
 use files::StaticFiles;
@@ -53,7 +53,7 @@ impl Options {
 pub struct DevServer {
     http: Arc<tiny_http::Server>,
     workers: Vec<JoinHandle<()>>,
-    pool_guard: Option<PoolGuard>,
+    pool_guard: Option<Arc<PoolGuard>>,
     manager: Manager,
     addr: SocketAddr,
     root: PathBuf,
@@ -96,16 +96,19 @@ impl DevServer {
         })?;
         let http = Arc::new(http);
         let files = Arc::new(files);
+        let pool_guard = Arc::new(PoolGuard::start(addr)?);
         let mut workers = Vec::with_capacity(WORKERS);
         for n in 0..WORKERS {
             let http = Arc::clone(&http);
             let files = Arc::clone(&files);
             let server = manager.server().clone();
+            let guard = Arc::clone(&pool_guard);
             let worker = thread::Builder::new()
                 .name(format!("hotreload-http-{n}"))
                 .spawn(move || {
                     // `recv` fails only when `close` unblocks this worker.
                     while let Ok(request) = http.recv() {
+                        guard.request_seen();
                         log::debug!("[HotReload] {} {}", request.method(), request.url());
                         if let Some(request) = server.handle(request) {
                             files.respond(request);
@@ -123,11 +126,10 @@ impl DevServer {
                 "[HotReload] listening on {addr}: other machines on your network can read these files; use --host 127.0.0.1 to keep them private"
             );
         }
-        let pool_guard = Some(PoolGuard::start(addr)?);
         Ok(DevServer {
             http,
             workers,
-            pool_guard,
+            pool_guard: Some(pool_guard),
             manager,
             addr,
             root: files.root().to_path_buf(),
@@ -165,9 +167,6 @@ impl DevServer {
     /// Stops answering requests, closes every WebSocket with 1001 and joins
     /// every thread this server started; at most about a second.
     pub fn close(&mut self) -> Result<(), Error> {
-        if let Some(guard) = self.pool_guard.take() {
-            guard.stop();
-        }
         for _ in 0..self.workers.len() {
             self.http.unblock();
         }
@@ -180,6 +179,9 @@ impl DevServer {
                 });
             }
         }
+        // The workers held the other references and are joined, so this
+        // drop is the last one, which stops and joins the guard's thread.
+        self.pool_guard.take();
         self.manager.close().and(result)
     }
 }
@@ -192,8 +194,11 @@ impl Drop for DevServer {
     }
 }
 
-/// How often [`PoolGuard`] frees a tiny_http pool thread.
+/// How often [`PoolGuard`] frees a tiny_http pool thread while requests come in.
 pub const POOL_GUARD_EVERY: Duration = Duration::from_millis(200);
+
+/// How long after the last request [`PoolGuard`] keeps freeing threads.
+const POOL_GUARD_BUSY: Duration = Duration::from_secs(2);
 
 /// Keeps tiny_http 0.12's connection pool from leaving a browser waiting.
 ///
@@ -205,15 +210,19 @@ pub const POOL_GUARD_EVERY: Duration = Duration::from_millis(200);
 /// keep-alive connection, and the page hangs until the browser closes one,
 /// minutes later. tiny_http offers no timeout that would free them.
 ///
-/// The guard holds one idle connection of its own to the server and, every
-/// [`POOL_GUARD_EVERY`], closes it and opens another. Closing frees the pool
-/// thread that served it, which takes any connection left queued; so a
-/// stall lasts one tick at most. Cost: one local connection per tick. An
-/// application that embeds hot reload in its own tiny_http server can start
+/// The guard holds one idle connection of its own to the server. While
+/// requests come in (tell it with [`PoolGuard::request_seen`]) it closes
+/// that connection and opens another every [`POOL_GUARD_EVERY`]: closing
+/// frees the pool thread that served it, which takes any connection left
+/// queued, so a stall lasts one tick at most. A stall needs several new
+/// connections at once, and the ones that are served bring requests, so two
+/// quiet seconds after the last request it sleeps and costs nothing. An
+/// application that embeds hot reload in its own tiny_http server can run
 /// one for its address too.
 pub struct PoolGuard {
-    stop: Sender<()>,
-    thread: JoinHandle<()>,
+    activity: Sender<()>,
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl PoolGuard {
@@ -230,35 +239,65 @@ impl PoolGuard {
             _ => addr,
         };
         let (stop, stopped) = bounded::<()>(0);
+        // One slot: a worker never waits, and many requests wake it once.
+        let (activity, requests) = bounded::<()>(1);
         let thread = thread::Builder::new()
             .name("hotreload-pool".into())
-            .spawn(move || {
-                let ticks = tick(POOL_GUARD_EVERY);
-                let connect = || TcpStream::connect_timeout(&target, Duration::from_secs(1)).ok();
-                let mut held = connect();
-                loop {
-                    select! {
-                        recv(stopped) -> _ => break,
-                        recv(ticks) -> _ => {
-                            // Close first: the freed thread takes what waits.
-                            drop(held.take());
-                            held = connect();
-                        }
-                    }
-                }
-            })
+            .spawn(move || guard_pool(target, &requests, &stopped))
             .map_err(|e| Error::Thread {
                 name: "hotreload-pool".into(),
                 problem: format!("cannot start: {e}"),
             })?;
-        Ok(PoolGuard { stop, thread })
+        Ok(PoolGuard {
+            activity,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
     }
 
-    /// Stops and joins the guard's thread (at once: it only waits on channels).
-    pub fn stop(self) {
-        drop(self.stop);
-        if self.thread.join().is_err() {
+    /// Tells the guard a request came in; cheap, never blocks.
+    pub fn request_seen(&self) {
+        let _ = self.activity.try_send(());
+    }
+
+    /// Stops and joins the guard's thread (at once: it only waits on
+    /// channels). Dropping the guard does the same.
+    pub fn stop(self) {}
+}
+
+impl Drop for PoolGuard {
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
             log::error!("[HotReload] the hotreload-pool thread panicked");
+        }
+    }
+}
+
+/// The guard's thread: asleep until a request, then a tick every
+/// [`POOL_GUARD_EVERY`] until [`POOL_GUARD_BUSY`] passes without one.
+fn guard_pool(target: SocketAddr, requests: &Receiver<()>, stopped: &Receiver<()>) {
+    let connect = || TcpStream::connect_timeout(&target, Duration::from_secs(1)).ok();
+    let mut held = connect();
+    loop {
+        select! {
+            recv(stopped) -> _ => return,
+            recv(requests) -> _ => {}
+        }
+        let mut last_request = Instant::now();
+        let ticks = tick(POOL_GUARD_EVERY);
+        while last_request.elapsed() < POOL_GUARD_BUSY {
+            select! {
+                recv(stopped) -> _ => return,
+                recv(requests) -> _ => last_request = Instant::now(),
+                recv(ticks) -> _ => {
+                    // Close first: the freed thread takes what waits.
+                    drop(held.take());
+                    held = connect();
+                }
+            }
         }
     }
 }
