@@ -448,26 +448,58 @@ fn bench_reports_every_measurement_and_loses_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let dir_arg = dir.path().to_string_lossy().into_owned();
     let out = run(
-        &["bench", "--quick", "--clients", "1,5", "--trials", "3", "--dir", &dir_arg, "--json"],
+        &[
+            "bench",
+            "--quick",
+            "--clients",
+            "1,5",
+            "--trials",
+            "3",
+            "--dir",
+            &dir_arg,
+            "--json",
+        ],
         dir.path(),
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("--json prints JSON");
     let rows = report["latency"].as_array().expect("latency rows");
-    assert_eq!(rows.len(), 4, "two client counts by two save styles: {report}");
+    assert_eq!(
+        rows.len(),
+        4,
+        "two client counts by two save styles: {report}"
+    );
     for row in rows {
-        assert_eq!((row["missed"].as_u64(), row["duplicated"].as_u64()), (Some(0), Some(0)), "{row}");
+        assert_eq!(
+            (row["missed"].as_u64(), row["duplicated"].as_u64()),
+            (Some(0), Some(0)),
+            "{row}"
+        );
         assert!(row["overhead_ms"]["p50"].is_number(), "{row}");
     }
-    assert!(report["memory"]["idle_kib"].as_u64().unwrap_or(0) > 0, "{report}");
+    assert!(
+        report["memory"]["idle_kib"].as_u64().unwrap_or(0) > 0,
+        "{report}"
+    );
     assert!(report["idle"]["cpu_secs"].is_number(), "{report}");
     assert_eq!(report["tree"]["files"], 10_000);
     assert!(report["tree"]["ready_secs"].is_number(), "{report}");
     assert_eq!(report["storm"]["files"], 1_000);
-    assert!(report["storm"]["batches"].as_u64().unwrap_or(0) >= 1, "{report}");
+    assert!(
+        report["storm"]["batches"].as_u64().unwrap_or(0) >= 1,
+        "{report}"
+    );
     // Every file of the storm is in some batch.
-    assert!(report["storm"]["changes"].as_u64().unwrap_or(0) >= 1_000, "{report}");
+    assert!(
+        report["storm"]["changes"].as_u64().unwrap_or(0) >= 1_000,
+        "{report}"
+    );
     // It cleans up after itself.
-    assert_eq!(std::fs::read_dir(dir.path()).expect("list").count(), 0, "temp trees left behind");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).expect("list").count(),
+        0,
+        "temp trees left behind"
+    );
 }
