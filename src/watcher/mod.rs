@@ -659,3 +659,114 @@ fn inotify_instances_fix(e: &notify::Error) -> String {
             .into()
     }
 }
+
+#[cfg(test)]
+mod faults {
+    //! Faults that cannot be made for real in a test: a full inotify watch
+    //! table is machine-wide, so a backend refuses some watches on purpose.
+
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use notify::{EventHandler, RecommendedWatcher, RecursiveMode, WatcherKind};
+
+    use super::*;
+    use crate::client::{Hub, Settings};
+
+    /// The real inotify watcher, except that watches on `refused` fail the
+    /// way the kernel fails them when `fs.inotify.max_user_watches` is reached.
+    struct FullTable {
+        inner: RecommendedWatcher,
+        refused: HashSet<PathBuf>,
+    }
+
+    impl notify::Watcher for FullTable {
+        fn new<F: EventHandler>(_: F, _: notify::Config) -> notify::Result<Self> {
+            unreachable!("built directly in the test")
+        }
+        fn watch(&mut self, path: &Path, mode: RecursiveMode) -> notify::Result<()> {
+            if self.refused.contains(path) {
+                return Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch)
+                    .add_path(path.to_path_buf()));
+            }
+            self.inner.watch(path, mode)
+        }
+        fn unwatch(&mut self, path: &Path) -> notify::Result<()> {
+            self.inner.unwatch(path)
+        }
+        fn kind() -> WatcherKind {
+            WatcherKind::Inotify
+        }
+    }
+
+    /// Keeps every log line, so the test can read what a user would see.
+    struct Lines(Mutex<Vec<String>>);
+
+    impl log::Log for Lines {
+        fn enabled(&self, _: &log::Metadata) -> bool {
+            true
+        }
+        fn log(&self, record: &log::Record) {
+            if let Ok(mut lines) = self.0.lock() {
+                lines.push(format!("{}", record.args()));
+            }
+        }
+        fn flush(&self) {}
+    }
+
+    static LINES: Lines = Lines(Mutex::new(Vec::new()));
+
+    #[test]
+    fn a_full_watch_table_says_how_to_fix_it_and_the_rest_keeps_working() {
+        // Other tests in this binary may have set no logger; this is the only one.
+        let _ = log::set_logger(&LINES);
+        log::set_max_level(log::LevelFilter::Warn);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = std::path::absolute(dir.path()).expect("absolute");
+        for sub in ["ok", "full"] {
+            std::fs::create_dir_all(root.join(sub)).expect("mkdir");
+            std::fs::write(root.join(sub).join("a.css"), "a{}").expect("write");
+        }
+        let config = Config {
+            watch_dirs: vec![WatchDir::new(".", &root)],
+            debounce_ms: 50,
+            ..Config::default()
+        };
+        let hub = Arc::new(Hub::new(
+            Settings {
+                buffer: 10,
+                heartbeat: Duration::from_secs(5),
+                max_clients: 10,
+            },
+            "test".into(),
+        ));
+        let batches = hub.subscribe();
+        let (events_tx, events) = unbounded();
+        let inner = notify::recommended_watcher(move |e| {
+            let _ = events_tx.send(e);
+        })
+        .expect("inotify");
+        let backend = FullTable {
+            inner,
+            refused: HashSet::from([root.join("full")]),
+        };
+        let mut watcher = Watcher::start_with(&config, Arc::clone(&hub), Box::new(backend), events)
+            .expect("starts although one directory could not be watched");
+
+        let said = LINES.0.lock().map(|l| l.join("\n")).unwrap_or_default();
+        assert!(
+            said.contains("inotify watch limit")
+                && said.contains("sudo sysctl fs.inotify.max_user_watches=524288"),
+            "the log does not say what to do: {said}"
+        );
+        // The directory that could be watched still reports changes.
+        std::fs::write(root.join("ok/a.css"), "b{}").expect("write");
+        let batch = batches
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a batch");
+        assert_eq!(batch.changes[0].path, "ok/a.css");
+        watcher.close().expect("close");
+        hub.close();
+    }
+}
