@@ -2255,4 +2255,328 @@ mod tests {
             );
         }
     }
+
+    /// Property tests: `from_yaml` never panics, and every error it returns
+    /// is a config error naming the file with a fix.
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Ok, or an `Error::Config` that says where and how to fix it.
+        fn check(text: &str) -> Result<(), TestCaseError> {
+            match Config::from_yaml(text, Path::new("config.yaml")) {
+                Ok(_) => {}
+                Err(e @ Error::Config { .. }) => {
+                    let shown = e.to_string();
+                    prop_assert!(!shown.is_empty());
+                    prop_assert!(shown.contains("config.yaml"), "no file name in {:?}", shown);
+                    prop_assert!(shown.contains("fix:"), "no fix in {:?}", shown);
+                }
+                Err(e) => prop_assert!(false, "not a config error: {}", e),
+            }
+            Ok(())
+        }
+
+        /// YAML's punctuation and words, so random soup is often almost YAML.
+        fn yaml_soup() -> impl Strategy<Value = String> {
+            let piece = prop::sample::select(vec![
+                "hot_reload",
+                "hot_reload:",
+                ":",
+                ": ",
+                " ",
+                "  ",
+                "\n",
+                "\n  ",
+                "- ",
+                "[",
+                "]",
+                "{",
+                "}",
+                ", ",
+                "\"",
+                "'",
+                "#",
+                "&a ",
+                "*a",
+                "!!str ",
+                "!x ",
+                "|",
+                ">",
+                "~",
+                "null",
+                "true",
+                "no",
+                "1",
+                "-1",
+                "1.5",
+                "0x10",
+                "1e400",
+                "99999999999999999999999",
+                "enabled",
+                "patterns",
+                "debounce_ms",
+                "port",
+                "watch_dirs",
+                "allowed_origins",
+                "\"*.css\"",
+                "*.css",
+                "[a",
+                "\t",
+                "---",
+                "...",
+                "%YAML 1.2\n",
+                "? ",
+                "<<: ",
+                "\u{feff}",
+                "\r\n",
+                "é",
+                "\\",
+                "\0",
+                "@",
+                "`",
+                "%",
+            ]);
+            prop::collection::vec(piece, 0..60).prop_map(|v| v.concat())
+        }
+
+        /// A key under `hot_reload`: a known one, a misspelt one, or an odd one.
+        fn key() -> impl Strategy<Value = String> {
+            let known = prop::sample::select(KEYS.iter().map(|k| k.name).collect::<Vec<_>>())
+                .prop_map(String::from);
+            let misspelt = (
+                prop::sample::select(KEYS.iter().map(|k| k.name).collect::<Vec<_>>()),
+                any::<prop::sample::Index>(),
+                0..6u8,
+            )
+                .prop_map(|(name, at, how)| {
+                    let mut chars: Vec<char> = name.chars().collect();
+                    let i = at.index(chars.len());
+                    match how {
+                        0 => {
+                            chars.remove(i);
+                        }
+                        1 => chars.insert(i, 'x'),
+                        2 if i + 1 < chars.len() => chars.swap(i, i + 1),
+                        3 => chars.iter_mut().for_each(|c| *c = c.to_ascii_uppercase()),
+                        4 => chars.iter_mut().for_each(|c| {
+                            if *c == '_' {
+                                *c = '-'
+                            }
+                        }),
+                        _ => chars.truncate(i),
+                    }
+                    chars.into_iter().collect::<String>()
+                });
+            let odd = prop::sample::select(vec![
+                "",
+                "<<",
+                "1",
+                "~",
+                "true",
+                "\"quoted key\"",
+                "? complex",
+                "[a]",
+                "{a: 1}",
+                "hot_reload",
+                "colour",
+                "é",
+            ])
+            .prop_map(String::from);
+            prop_oneof![4 => known, 3 => misspelt, 1 => odd]
+        }
+
+        /// A scalar as written in YAML: mostly valid YAML (of the right type
+        /// or not), sometimes broken.
+        fn scalar() -> impl Strategy<Value = String> {
+            let good = prop::sample::select(vec![
+                "true",
+                "false",
+                "0",
+                "1",
+                "100",
+                "1000",
+                "8080",
+                "\"*.css\"",
+                "\"**/*.js\"",
+                "\"js/*.js\"",
+                "\"[ab].css\"",
+                "./web",
+                ".",
+                "dist",
+                "\"null\"",
+                "null",
+                "http://localhost:3000",
+                "\"http://[::1]:8080\"",
+                "127.0.0.1",
+            ]);
+            let wrong = prop::sample::select(vec![
+                "yes",
+                "off",
+                "~",
+                "0x10",
+                "0o7",
+                ".inf",
+                "-.inf",
+                ".nan",
+                "1e400",
+                "99999999999999999999999",
+                "100ms",
+                "2s",
+                "\"100\"",
+                "fast",
+                "\"[a\"",
+                "\"a**b\"",
+                "\"***\"",
+                "\"\"",
+                "''",
+                "\"HTTP://a\"",
+                "\"http://a:0\"",
+                "\"*\"",
+                "!!str 5",
+                "\"é\"",
+                "\"\\u0000\"",
+                "'*.css'",
+                "-5",
+                "1.5",
+                "65536",
+            ]);
+            let broken = prop::sample::select(vec![
+                "*.css",
+                "*",
+                "&a 1",
+                "*a",
+                "!!int x",
+                "!tag 1",
+                "|\n    a\n",
+                ">-\n    b\n",
+                "\"unclosed",
+                "'unclosed",
+                "a: b",
+                "- a",
+                "[",
+                "{",
+                "#c",
+                "\"\\xff\"",
+                "",
+                "\"\\q\"",
+                "@x",
+                "`x",
+            ]);
+            prop_oneof![
+                4 => good.prop_map(String::from),
+                3 => wrong.prop_map(String::from),
+                1 => broken.prop_map(String::from),
+                2 => (0u64..70_000).prop_map(|n| n.to_string()),
+                1 => any::<u64>().prop_map(|n| n.to_string()),
+                1 => any::<i64>().prop_map(|n| n.to_string()),
+                1 => any::<f64>().prop_map(|n| n.to_string()),
+                2 => "\"[a-zA-Z0-9 ./:*?!_\\[\\]-]{0,12}\"",
+                1 => "[ -~]{0,12}",
+            ]
+        }
+
+        /// A value: a scalar, a flow or block list, or a mapping.
+        fn value() -> impl Strategy<Value = String> {
+            let list = || prop::collection::vec(scalar(), 0..4);
+            prop_oneof![
+                4 => scalar().prop_map(|s| format!(" {s}")),
+                2 => list().prop_map(|v| format!(" [{}]", v.join(", "))),
+                2 => list().prop_map(|v| {
+                    v.iter().map(|s| format!("\n    - {s}")).collect::<String>()
+                }),
+                1 => (key(), scalar()).prop_map(|(k, v)| format!(" {{{k}: {v}}}")),
+                1 => (key(), scalar()).prop_map(|(k, v)| format!("\n    {k}: {v}")),
+                1 => Just(String::new()),
+            ]
+        }
+
+        /// Indentation of the section's keys: mostly two spaces.
+        fn indent() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(vec!["  ", "  ", "  ", "  ", "  ", "  ", " ", "    ", "\t"])
+        }
+
+        /// A `hot_reload:` section of random keys and values, one line of it
+        /// now and then indented wrong, maybe with other sections around it,
+        /// a second `hot_reload` section or a second document.
+        fn near_valid() -> impl Strategy<Value = String> {
+            let other = prop::sample::select(vec![
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "app:\n  name: x\n",
+                "server:\n  port: 8080\n",
+                "defaults: &d\n  - \"*.css\"\n",
+                "hot-reload:\n  enabled: true\n",
+                "hot_reload:\n  enabled: false\n",
+                "---\napp: 1\n",
+                "# comment\n",
+                "watch_dirs: [a]\n",
+            ]);
+            let head = prop::sample::select(vec![
+                "hot_reload:",
+                "hot_reload:",
+                "hot_reload:",
+                "hot_reload:",
+                "hot_reload: ",
+                "hot_reload: # c",
+                "hot_reload: {}",
+                "hot_reload: true",
+                "hotreload:",
+            ]);
+            (
+                other.clone(),
+                head,
+                indent(),
+                prop::collection::vec((key(), value()), 0..6),
+                prop::option::weighted(0.1, (any::<prop::sample::Index>(), indent())),
+                other,
+                any::<bool>(),
+            )
+                .prop_map(|(before, head, indent, entries, odd, after, crlf)| {
+                    let mut body = String::new();
+                    for (i, (key, value)) in entries.iter().enumerate() {
+                        let indent = match odd {
+                            Some((at, other)) if at.index(entries.len()) == i => other,
+                            _ => indent,
+                        };
+                        body.push_str(&format!("{indent}{key}:{value}\n"));
+                    }
+                    let text = format!("{before}{head}\n{body}{after}");
+                    if crlf {
+                        text.replace('\n', "\r\n")
+                    } else {
+                        text
+                    }
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            #[test]
+            fn arbitrary_text_never_panics(text in any::<String>()) {
+                check(&text)?;
+            }
+
+            #[test]
+            fn yaml_soup_never_panics(text in yaml_soup()) {
+                check(&text)?;
+            }
+
+            #[test]
+            fn near_valid_sections_never_panic(text in near_valid()) {
+                check(&text)?;
+            }
+
+            /// Arbitrary text under a valid key, where the value checks run.
+            #[test]
+            fn arbitrary_values_never_panic(key in key(), value in "[^\n]{0,40}") {
+                check(&format!("hot_reload:\n  {key}: {value}\n"))?;
+            }
+        }
+    }
 }

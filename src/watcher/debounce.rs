@@ -219,4 +219,200 @@ mod tests {
             "create+move away = nothing"
         );
     }
+
+    /// Property tests: coalescing against a model file system, and timing.
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+        use std::collections::{BTreeMap, BTreeSet};
+
+        /// What happens to one path on disk.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum FsOp {
+            /// Creates the file, or truncates it if it exists.
+            Create,
+            /// Writes the file, creating it if it does not exist.
+            Write,
+            /// Removes it; nothing happens (and no event) if it is not there.
+            Delete,
+            /// Moves it out of the watched tree; likewise only if it is there.
+            RenameAway,
+            /// Another file is moved onto this path.
+            RenameInto,
+        }
+
+        fn fs_op() -> impl Strategy<Value = FsOp> {
+            prop::sample::select(vec![
+                FsOp::Create,
+                FsOp::Write,
+                FsOp::Delete,
+                FsOp::RenameAway,
+                FsOp::RenameInto,
+            ])
+        }
+
+        const PATHS: usize = 4;
+
+        fn ms(m: u64) -> Duration {
+            Duration::from_millis(m)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// One batch of file operations, pushed as the watcher does, gives
+            /// per path exactly what SPEC's before/after rule says.
+            #[test]
+            fn batch_operations_compare_before_and_after(
+                before in prop::collection::btree_set(0..PATHS, 0..=PATHS),
+                ops in prop::collection::vec((0..PATHS, fs_op()), 0..20),
+                // The watcher passes "known before the batch" with every event;
+                // with this set, later events pass the state just before them
+                // instead, which the first event's value must win over.
+                later_from_disk in any::<bool>(),
+            ) {
+                let t0 = Instant::now();
+                let mut d = Debouncer::new(ms(100), ms(1000));
+                let mut disk: BTreeSet<usize> = before.clone();
+                // The last operation that did something to each path.
+                let mut last: BTreeMap<usize, FsOp> = BTreeMap::new();
+                for (i, &(path, op)) in ops.iter().enumerate() {
+                    let exists = disk.contains(&path);
+                    let moved = match op {
+                        FsOp::Create | FsOp::Write | FsOp::RenameInto => {
+                            disk.insert(path);
+                            false
+                        }
+                        FsOp::Delete | FsOp::RenameAway if exists => {
+                            disk.remove(&path);
+                            op == FsOp::RenameAway
+                        }
+                        // Nothing there: no event.
+                        FsOp::Delete | FsOp::RenameAway => continue,
+                    };
+                    let existed_before = if later_from_disk && last.contains_key(&path) {
+                        exists
+                    } else {
+                        before.contains(&path)
+                    };
+                    last.insert(path, op);
+                    d.push(path, existed_before, moved, t0 + ms(i as u64));
+                }
+                let got: BTreeMap<usize, Operation> = d
+                    .take_all()
+                    .into_iter()
+                    .filter_map(|(path, p)| p.operation(disk.contains(&path)).map(|o| (path, o)))
+                    .collect();
+                // SPEC section 3, straight from the model: paths with no event
+                // are not in the batch at all.
+                let want: BTreeMap<usize, Operation> = last
+                    .iter()
+                    .filter_map(|(&path, &last_op)| {
+                        let op = match (before.contains(&path), disk.contains(&path)) {
+                            (true, true) => Operation::Modified,
+                            (false, true) => Operation::Created,
+                            (true, false) if last_op == FsOp::RenameAway => Operation::Renamed,
+                            (true, false) => Operation::Deleted,
+                            (false, false) => return None,
+                        };
+                        Some((path, op))
+                    })
+                    .collect();
+                prop_assert_eq!(got, want, "before {:?} ops {:?}", before, ops);
+            }
+
+            /// Events at random, non-decreasing times with the watcher waking at
+            /// each deadline: the deadline is the trailing edge capped by
+            /// max_wait, `take_ready` is None before it and Some at it, and each
+            /// batch holds every path pushed into it once, in first-event order.
+            #[test]
+            fn batches_go_out_at_the_deadline(
+                quiet_ms in 0u64..300,
+                extra_ms in 0u64..1500,
+                events in prop::collection::vec((0..6usize, 0u64..400), 1..40),
+            ) {
+                let max_ms = quiet_ms + extra_ms;
+                let t0 = Instant::now();
+                let at = |m: u64| t0 + ms(m);
+                let mut d = Debouncer::new(ms(quiet_ms), ms(max_ms));
+                // The open batch of the model: first and last event, paths in order.
+                let mut open: Option<(u64, u64, Vec<usize>)> = None;
+                let mut now = 0;
+                let mut batches = 0;
+                let mut pushed = 0;
+                let mut sent = 0;
+                // Sends every batch due by `until` (all of them for `None`).
+                let mut flush = |d: &mut Debouncer<usize>,
+                                 open: &mut Option<(u64, u64, Vec<usize>)>,
+                                 until: Option<u64>|
+                 -> Result<(), TestCaseError> {
+                    while let Some(deadline) = d.deadline() {
+                        let Some((first, last, order)) = open.take() else {
+                            return Err(TestCaseError::fail("a deadline with no batch open"));
+                        };
+                        prop_assert!(deadline <= at(first + max_ms));
+                        prop_assert!(deadline >= at((last + quiet_ms).min(first + max_ms)));
+                        if until.is_some_and(|u| deadline > at(u)) {
+                            *open = Some((first, last, order));
+                            return Ok(());
+                        }
+                        let just_before = deadline.checked_sub(Duration::from_nanos(1));
+                        for early in [just_before, Some(at(last))] {
+                            if let Some(t) = early.filter(|&t| t < deadline) {
+                                prop_assert!(d.take_ready(t).is_none(), "ready too early");
+                            }
+                        }
+                        let batch = d.take_ready(deadline);
+                        prop_assert!(batch.is_some(), "not ready at the deadline");
+                        let keys: Vec<usize> =
+                            batch.unwrap_or_default().into_iter().map(|(k, _)| k).collect();
+                        prop_assert_eq!(&keys, &order);
+                        prop_assert_eq!(d.deadline(), None);
+                        batches += 1;
+                        sent += keys.len();
+                    }
+                    prop_assert!(open.is_none(), "batch open without a deadline");
+                    Ok(())
+                };
+                for &(path, gap) in &events {
+                    now += gap;
+                    flush(&mut d, &mut open, Some(now))?;
+                    d.push(path, true, false, at(now));
+                    let (first, last, order) = open.get_or_insert((now, now, Vec::new()));
+                    *last = now;
+                    if !order.contains(&path) {
+                        order.push(path);
+                        pushed += 1;
+                    }
+                    let deadline = d.deadline();
+                    prop_assert_eq!(deadline, Some(at((now + quiet_ms).min(*first + max_ms))));
+                }
+                flush(&mut d, &mut open, None)?;
+                prop_assert!(batches >= 1);
+                // Each path once per batch: as many entries went out as went in.
+                prop_assert_eq!(sent, pushed);
+            }
+
+            /// A cap below the quiet time is raised to it (the config refuses
+            /// it, an embedder may not): the deadline never beats `quiet`.
+            #[test]
+            fn max_wait_below_quiet_acts_as_quiet(
+                quiet_ms in 1u64..300,
+                max_ms in 0u64..300,
+                gaps in prop::collection::vec(0u64..100, 1..10),
+            ) {
+                let t0 = Instant::now();
+                let mut d = Debouncer::new(ms(quiet_ms), ms(max_ms));
+                let first = gaps[0];
+                let mut now = 0;
+                for gap in gaps {
+                    now += gap;
+                    d.push("a", true, false, t0 + ms(now));
+                }
+                let cap = max_ms.max(quiet_ms);
+                let want = t0 + ms((now + quiet_ms).min(first + cap));
+                prop_assert_eq!(d.deadline(), Some(want));
+            }
+        }
+    }
 }
