@@ -1,0 +1,440 @@
+//! Every way editors and tools save gives exactly one batch naming the real
+//! files, never a temporary (SPEC.md section 3, issue 5).
+//!
+//! Each test reproduces one save style with the same filesystem calls the
+//! tool makes (or runs the tool itself: `sed`, `cp`, `git`), 50 times, and
+//! reads one batch per save before the next: never sleep-and-hope. A save
+//! that splits into two batches shows up as an extra batch at the end.
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{PATIENCE, TestServer, Ws, changes, next_change, next_message};
+use serde_json::Value;
+use tungstenite::Message;
+
+/// Saves per style.
+const SAVES: usize = 50;
+
+/// Debounce for the single-file styles. A save is a few syscalls back to
+/// back, so it splits only if the saving thread stalls longer than this in
+/// the middle of it; 150 ms leaves room for a busy 2-core machine.
+const DEBOUNCE_MS: u64 = 150;
+
+/// Debounce for the many-file styles (a 200-file `git checkout`, a rebuilt
+/// output folder), which take longer than one window on a slow machine.
+const SLOW_DEBOUNCE_MS: u64 = 300;
+
+/// Cap for the many-file styles, so a slow checkout is not cut in two by
+/// `max_wait_ms` (default 1000) either.
+const SLOW_MAX_WAIT_MS: u64 = 10_000;
+
+const SITE: &[(&str, &str)] = &[
+    ("index.html", "<html><body>hi</body></html>"),
+    ("css/app.css", "body { color: red }"),
+    ("css/blue.css", "body { color: blue }"),
+    ("css/green.css", "body { color: green }"),
+];
+
+fn app_css_modified() -> Vec<(String, String)> {
+    vec![("css/app.css".into(), "modified".into())]
+}
+
+/// Starts a server over `files` with the given debounce and a connected client.
+fn start(files: &[(&str, &str)], debounce_ms: u64, max_wait_ms: Option<u64>) -> (TestServer, Ws) {
+    let server = TestServer::start(files, |c| {
+        c.debounce_ms = debounce_ms;
+        if let Some(max_wait_ms) = max_wait_ms {
+            c.max_wait_ms = max_wait_ms;
+        }
+    });
+    let (ws, _) = server.client();
+    (server, ws)
+}
+
+/// A name one of the tools gives a file that lives only during a save.
+fn is_temporary(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.contains("___jb_")
+        || name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".tmp")
+        || name.ends_with(".vsctmp")
+        || name == "4913"
+        || name.starts_with("sed")
+}
+
+/// Every temporary a message names, in its changes or as its `path`.
+fn temporaries_in(msg: &Value) -> Vec<String> {
+    let mut paths: Vec<String> = changes(msg).into_iter().map(|(p, _)| p).collect();
+    paths.extend(msg["path"].as_str().map(str::to_string));
+    paths.retain(|p| is_temporary(p));
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// A batch in one line: its count, truncated flag and changes.
+fn describe(msg: &Value) -> String {
+    if msg["type"] != "file_changed" {
+        return format!("not a file_changed message: {msg}");
+    }
+    let listed: Vec<String> = changes(msg)
+        .iter()
+        .map(|(p, o)| format!("{p} {o}"))
+        .collect();
+    format!(
+        "count {} truncated {}, changes [{}]",
+        msg["count"],
+        msg["truncated"],
+        listed.join(", ")
+    )
+}
+
+/// What is wrong with `msg` as the one batch of a save expecting `expected`.
+fn problems(msg: &Value, expected: &[(String, String)]) -> Option<String> {
+    let mut got = changes(msg);
+    got.sort();
+    let mut want = expected.to_vec();
+    want.sort();
+    let right = msg["type"] == "file_changed"
+        && got == want
+        && msg["count"].as_u64() == Some(want.len() as u64)
+        && msg["truncated"] == false;
+    (!right).then(|| describe(msg))
+}
+
+/// Performs `save` [`SAVES`] times; after each, reads the next batch and
+/// checks it names exactly `expected` and no temporary. A batch already
+/// there before a save is an extra one from the save before; after the last
+/// save, waits out `debounce_ms` + 300 ms for one. Prints a summary and
+/// fails with every problem seen.
+fn run_saves(
+    style: &str,
+    ws: &mut Ws,
+    debounce_ms: u64,
+    expected: &[(String, String)],
+    mut save: impl FnMut(usize),
+) {
+    let mut saves = 0;
+    let mut batches = 0;
+    let mut temporaries = 0;
+    let mut wrong = Vec::new();
+    for i in 0..SAVES {
+        // Anything already here is an extra batch from the save before.
+        while let Some(msg) = try_message(ws) {
+            batches += 1;
+            temporaries += temporaries_in(&msg).len();
+            wrong.push(format!("extra batch before save {i}: {}", describe(&msg)));
+        }
+        save(i);
+        saves += 1;
+        let asked = Instant::now();
+        let Some(msg) = next_message(ws, PATIENCE) else {
+            wrong.push(if asked.elapsed() < PATIENCE {
+                format!("save {i}: the server closed the connection")
+            } else {
+                format!("save {i}: no batch within {PATIENCE:?}")
+            });
+            break;
+        };
+        batches += 1;
+        let temps = temporaries_in(&msg);
+        temporaries += temps.len();
+        if !temps.is_empty() {
+            wrong.push(format!("save {i}: names temporaries {temps:?}: {msg}"));
+        }
+        if let Some(problem) = problems(&msg, expected) {
+            wrong.push(format!("save {i}: {problem}"));
+        }
+    }
+    // A save split in two leaves one batch over; wait out a whole window for it.
+    let quiet = Duration::from_millis(debounce_ms + 300);
+    while let Some(msg) = next_message(ws, quiet) {
+        batches += 1;
+        temporaries += temporaries_in(&msg).len();
+        wrong.push(format!(
+            "extra batch after the last save: {}",
+            describe(&msg)
+        ));
+    }
+    eprintln!("{style}: {saves} saves, {batches} batches, {temporaries} temporaries seen");
+    assert!(
+        wrong.is_empty(),
+        "{style}: {} problem(s) in {saves} saves:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
+/// A message that has already arrived, without waiting for one.
+fn try_message(ws: &mut Ws) -> Option<Value> {
+    ws.get_mut().set_nonblocking(true).expect("non-blocking");
+    let msg = loop {
+        match ws.read() {
+            Ok(Message::Text(text)) => {
+                break Some(serde_json::from_str(&text).expect("text frames are JSON"));
+            }
+            Ok(_) => continue,
+            // WouldBlock: nothing yet. A closed connection shows on the next wait.
+            Err(_) => break None,
+        }
+    };
+    ws.get_mut().set_nonblocking(false).expect("blocking");
+    msg
+}
+
+/// Writes `content` over an existing file without replacing it (truncate, write).
+fn write_in_place(path: &Path, content: &str) {
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .expect("open for writing");
+    file.write_all(content.as_bytes()).expect("write");
+    file.sync_all().expect("fsync");
+}
+
+fn css(i: usize) -> String {
+    format!("body {{ margin: {i}px }}")
+}
+
+/// Runs a real command, failing the test with its output if it fails.
+fn run(command: &mut Command) {
+    let out = command.output().expect("command runs");
+    assert!(
+        out.status.success(),
+        "{command:?} failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn in_place_writes_give_one_batch_each() {
+    let (server, mut ws) = start(SITE, DEBOUNCE_MS, None);
+    let app = server.path("css/app.css");
+    run_saves(
+        "in-place write",
+        &mut ws,
+        DEBOUNCE_MS,
+        &app_css_modified(),
+        |i| std::fs::write(&app, css(i)).expect("write"),
+    );
+}
+
+#[test]
+fn vim_backupcopy_no_saves_give_one_batch_each() {
+    let (server, mut ws) = start(SITE, DEBOUNCE_MS, None);
+    let app = server.path("css/app.css");
+    let backup = server.path("css/app.css~");
+    let probe = server.path("css/4913");
+    run_saves(
+        "vim backupcopy=no",
+        &mut ws,
+        DEBOUNCE_MS,
+        &app_css_modified(),
+        |i| {
+            // Can this directory take a new file? (vim's probe)
+            std::fs::write(&probe, "").expect("write probe");
+            std::fs::remove_file(&probe).expect("delete probe");
+            // writebackup: the original becomes the backup, a new file is written.
+            std::fs::rename(&app, &backup).expect("rename to backup");
+            let mut file = std::fs::File::create_new(&app).expect("create new file");
+            file.write_all(css(i).as_bytes()).expect("write");
+            file.sync_all().expect("fsync");
+            drop(file);
+            std::fs::remove_file(&backup).expect("delete backup");
+        },
+    );
+}
+
+#[test]
+fn vim_backupcopy_yes_saves_give_one_batch_each() {
+    let (server, mut ws) = start(SITE, DEBOUNCE_MS, None);
+    let app = server.path("css/app.css");
+    let backup = server.path("css/app.css~");
+    let probe = server.path("css/4913");
+    run_saves(
+        "vim backupcopy=yes",
+        &mut ws,
+        DEBOUNCE_MS,
+        &app_css_modified(),
+        |i| {
+            std::fs::write(&probe, "").expect("write probe");
+            std::fs::remove_file(&probe).expect("delete probe");
+            // The backup is a copy; the original is overwritten in place.
+            std::fs::copy(&app, &backup).expect("copy to backup");
+            write_in_place(&app, &css(i));
+            std::fs::remove_file(&backup).expect("delete backup");
+        },
+    );
+}
+
+#[test]
+fn jetbrains_safe_writes_give_one_batch_each() {
+    let (server, mut ws) = start(SITE, DEBOUNCE_MS, None);
+    let app = server.path("css/app.css");
+    let tmp = server.path("css/app.css___jb_tmp___");
+    let old = server.path("css/app.css___jb_old___");
+    run_saves(
+        "JetBrains safe write",
+        &mut ws,
+        DEBOUNCE_MS,
+        &app_css_modified(),
+        |i| {
+            std::fs::write(&tmp, css(i)).expect("write temp");
+            std::fs::rename(&app, &old).expect("rename original away");
+            std::fs::rename(&tmp, &app).expect("rename temp in");
+            std::fs::remove_file(&old).expect("delete old");
+        },
+    );
+}
+
+#[test]
+fn vscode_atomic_saves_give_one_batch_each() {
+    // VS Code's disk provider writes atomically to `<name>.vsctmp` beside the
+    // file and renames it over (`atomic: { postfix: '.vsctmp' }`). That name
+    // is not a default ignore: the batch must drop it because it came and
+    // went within the batch.
+    let (server, mut ws) = start(SITE, DEBOUNCE_MS, None);
+    let app = server.path("css/app.css");
+    let tmp = server.path("css/app.css.vsctmp");
+    run_saves(
+        "VS Code atomic save",
+        &mut ws,
+        DEBOUNCE_MS,
+        &app_css_modified(),
+        |i| {
+            std::fs::write(&tmp, css(i)).expect("write temp");
+            std::fs::rename(&tmp, &app).expect("rename over");
+        },
+    );
+}
+
+#[test]
+fn sed_in_place_edits_give_one_batch_each() {
+    let (server, mut ws) = start(SITE, DEBOUNCE_MS, None);
+    let app = server.path("css/app.css");
+    run_saves("sed -i", &mut ws, DEBOUNCE_MS, &app_css_modified(), |i| {
+        // sed writes `css/sedXXXXXX` and renames it over, even with no match.
+        let script = if i % 2 == 0 {
+            "s/red/blue/"
+        } else {
+            "s/blue/red/"
+        };
+        run(Command::new("sed").arg("-i").arg(script).arg(&app));
+    });
+}
+
+#[test]
+fn cp_over_an_existing_file_gives_one_batch_each() {
+    let (server, mut ws) = start(SITE, DEBOUNCE_MS, None);
+    let dir = server.path("css");
+    run_saves("cp over", &mut ws, DEBOUNCE_MS, &app_css_modified(), |i| {
+        let source = if i % 2 == 0 { "blue.css" } else { "green.css" };
+        run(Command::new("cp")
+            .arg(source)
+            .arg("app.css")
+            .current_dir(&dir));
+    });
+}
+
+/// A git command in `dir` that reads no system, global or user config.
+fn git(dir: &Path, args: &[&str]) {
+    run(Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .env_remove("XDG_CONFIG_HOME")
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args));
+}
+
+/// Waits until every event so far has gone out: writes a marker and reads
+/// batches until one names it (events before it are in that batch or earlier).
+fn settle(server: &TestServer, ws: &mut Ws, marker: &str) {
+    std::fs::write(server.path(marker), "settled").expect("write marker");
+    while !changes(&next_change(ws)).iter().any(|(p, _)| p == marker) {}
+}
+
+#[test]
+fn git_checkout_of_200_files_gives_one_batch_each() {
+    let names: Vec<String> = (0..200)
+        .map(|i| format!("pages/d{}/page{i:03}.html", i % 4))
+        .collect();
+    let contents: Vec<String> = (0..200).map(|i| format!("<p>main {i}</p>")).collect();
+    let files: Vec<(&str, &str)> = names
+        .iter()
+        .zip(&contents)
+        .map(|(n, c)| (n.as_str(), c.as_str()))
+        .collect();
+    let (server, mut ws) = start(&files, SLOW_DEBOUNCE_MS, Some(SLOW_MAX_WAIT_MS));
+    let dir = server.dir.path();
+    git(dir, &["init", "-q", "-b", "main"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "main"]);
+    git(dir, &["checkout", "-q", "-b", "other"]);
+    for (i, name) in names.iter().enumerate() {
+        std::fs::write(server.path(name), format!("<p>other {i}</p>")).expect("write");
+    }
+    git(dir, &["commit", "-q", "-a", "-m", "other"]);
+    settle(&server, &mut ws, "settled.txt");
+
+    let expected: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.clone(), "modified".to_string()))
+        .collect();
+    run_saves(
+        "git checkout (200 files)",
+        &mut ws,
+        SLOW_DEBOUNCE_MS,
+        &expected,
+        |i| {
+            let branch = if i % 2 == 0 { "main" } else { "other" };
+            git(dir, &["checkout", "-q", branch]);
+        },
+    );
+}
+
+#[test]
+fn rm_rf_and_rebuild_of_an_output_dir_gives_one_batch_each() {
+    let names: Vec<String> = (0..10).map(|i| format!("build/out{i}.js")).collect();
+    let mut files: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "x()")).collect();
+    files.push(("index.html", "<html></html>"));
+    let (server, mut ws) = start(&files, SLOW_DEBOUNCE_MS, Some(SLOW_MAX_WAIT_MS));
+    let build = server.path("build");
+    // Deleted and made again within one window: each file was there before
+    // and is there after, so it is modified.
+    let expected: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.clone(), "modified".to_string()))
+        .collect();
+    run_saves(
+        "rm -rf + rebuild",
+        &mut ws,
+        SLOW_DEBOUNCE_MS,
+        &expected,
+        |i| {
+            std::fs::remove_dir_all(&build).expect("rm -rf build");
+            std::fs::create_dir(&build).expect("mkdir build");
+            for name in &names {
+                std::fs::write(server.path(name), format!("build({i})")).expect("write output");
+            }
+        },
+    );
+}
