@@ -503,3 +503,33 @@ fn bench_reports_every_measurement_and_loses_nothing() {
         "temp trees left behind"
     );
 }
+
+#[test]
+fn binding_beyond_loopback_warns_that_the_network_can_read_the_files() {
+    let dir = site();
+    let mut child = bin()
+        .args(["--host", "0.0.0.0", "--port", "0"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
+    assert!(
+        line.contains("http://127.0.0.1:"),
+        "a browser can open the printed URL: {line}"
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().expect("exits");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("other machines on your network can read these files"),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(0));
+}

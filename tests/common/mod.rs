@@ -97,10 +97,22 @@ pub fn connect(addr: SocketAddr, origin: Option<&str>) -> Result<Ws, tungstenite
     stream
         .set_read_timeout(Some(Duration::from_millis(100)))
         .expect("timeout");
-    match tungstenite::client(request, stream) {
-        Ok((ws, _)) => Ok(ws),
-        Err(tungstenite::HandshakeError::Failure(e)) => Err(e),
-        Err(tungstenite::HandshakeError::Interrupted(_)) => panic!("handshake interrupted"),
+    // The short read timeout can interrupt the handshake of a busy server:
+    // resume it until PATIENCE runs out.
+    let deadline = Instant::now() + PATIENCE;
+    let mut attempt = tungstenite::client(request, stream);
+    loop {
+        match attempt {
+            Ok((ws, _)) => return Ok(ws),
+            Err(tungstenite::HandshakeError::Failure(e)) => return Err(e),
+            Err(tungstenite::HandshakeError::Interrupted(mid)) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "no handshake answer within {PATIENCE:?}"
+                );
+                attempt = mid.handshake();
+            }
+        }
     }
 }
 
