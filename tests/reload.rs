@@ -321,3 +321,40 @@ fn watch_dir_missing_at_start_is_picked_up_when_it_appears() {
         "{msg}"
     );
 }
+
+#[test]
+fn a_file_name_that_is_not_utf8_is_reported_readably() {
+    use std::os::unix::ffi::OsStrExt;
+    let server = TestServer::start(SITE, |_| {});
+    let (mut ws, _) = server.client();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.css");
+    std::fs::write(server.path("css").join(name), "a{}").expect("write");
+    let msg = next_change(&mut ws);
+    // Shown with U+FFFD where the bytes are not UTF-8; the message stays valid JSON.
+    assert_eq!(
+        changes(&msg),
+        vec![("css/caf\u{fffd}.css".into(), "created".into())],
+        "{msg}"
+    );
+    assert_eq!(msg["action"], "css");
+}
+
+#[test]
+fn a_symlink_loop_neither_hangs_the_scan_nor_stops_the_watcher() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(&dir.path().join("site/a.css"), "a{}");
+    std::os::unix::fs::symlink(dir.path().join("site"), dir.path().join("site/loop"))
+        .expect("symlink");
+    std::os::unix::fs::symlink("self", dir.path().join("site/self")).expect("symlink");
+    let mut options = hotreload::serve::Options::new(dir.path().join("site"));
+    options.port = 0;
+    options.config.watch_dirs = vec![hotreload::WatchDir::new(".", &dir.path().join("site"))];
+    let server = hotreload::serve::DevServer::start(options).expect("starts despite the loops");
+    let mut ws = common::connect(server.local_addr(), None).expect("connect");
+    assert!(common::next_message(&mut ws, common::PATIENCE).is_some());
+    write(&dir.path().join("site/a.css"), "b{}");
+    assert_eq!(
+        changes(&next_change(&mut ws)),
+        vec![("a.css".into(), "modified".into())]
+    );
+}
