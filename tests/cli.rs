@@ -533,3 +533,71 @@ fn binding_beyond_loopback_warns_that_the_network_can_read_the_files() {
     );
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[test]
+fn an_unreadable_folder_is_reported_with_the_fix_and_the_rest_keeps_working() {
+    use std::os::unix::fs::PermissionsExt;
+    // Root reads everything: run the server as `nobody` when we are root.
+    let as_nobody = std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    let dir = site();
+    write(&dir.path().join("locked/secret.css"), "a{}");
+    let everyone = |p: &Path, mode| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod")
+    };
+    everyone(dir.path(), 0o777);
+    for sub in ["css", "locked"] {
+        everyone(&dir.path().join(sub), 0o777);
+    }
+    everyone(&dir.path().join("css/app.css"), 0o666);
+    everyone(&dir.path().join("index.html"), 0o644);
+    everyone(&dir.path().join("locked"), 0o000);
+    let mut cmd = if as_nobody {
+        let mut c = Command::new("setpriv");
+        c.args([
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_hotreload"),
+        ]);
+        c
+    } else {
+        bin()
+    };
+    let mut child = cmd
+        .args(["serve", ".", "--port", "0"])
+        .current_dir(dir.path())
+        .env_remove("HOT_RELOAD_ENABLED")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
+    let addr: std::net::SocketAddr = line[line.find("http://").expect("url") + 7..]
+        .trim()
+        .trim_end_matches('/')
+        .parse()
+        .expect("address");
+    let mut ws = connect(addr, None).expect("connect");
+    assert!(next_message(&mut ws, PATIENCE).is_some());
+    write(&dir.path().join("css/app.css"), "h1 { color: green }");
+    assert_eq!(
+        changes(&next_change(&mut ws)),
+        vec![("css/app.css".into(), "modified".into())]
+    );
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().expect("exits");
+    everyone(&dir.path().join("locked"), 0o755);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("locked") && err.contains("Permission denied"),
+        "no word of the unreadable folder: {err}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}

@@ -627,7 +627,8 @@ fn read_dir_or_warn(dir: &Path) -> Option<std::fs::ReadDir> {
         Ok(entries) => Some(entries),
         Err(e) => {
             log::warn!(
-                "[HotReload] cannot read {}: {e}; its files are not watched",
+                "[HotReload] cannot read {}: {e}; its files are not watched.\n  fix: make it readable (chmod u+rx {}) or add it to `ignore`",
+                dir.display(),
                 dir.display()
             );
             None
