@@ -577,11 +577,7 @@ fn an_unreadable_folder_is_reported_with_the_fix_and_the_rest_keeps_working() {
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("ready line");
-    let addr: std::net::SocketAddr = line[line.find("http://").expect("url") + 7..]
-        .trim()
-        .trim_end_matches('/')
-        .parse()
-        .expect("address");
+    let addr = common::ready_line_addr(&line);
     let mut ws = connect(addr, None).expect("connect");
     assert!(next_message(&mut ws, PATIENCE).is_some());
     write(&dir.path().join("css/app.css"), "h1 { color: green }");

@@ -44,11 +44,7 @@ fn sigterm_with_1000_clients_during_a_storm_closes_all_and_exits_0() {
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("ready line");
-    let addr: std::net::SocketAddr = line[line.find("http://").expect("url") + 7..]
-        .trim()
-        .trim_end_matches('/')
-        .parse()
-        .expect("address");
+    let addr = common::ready_line_addr(&line);
     let mut clients: Vec<_> = (0..1000)
         .map(|i| {
             let mut ws = common::connect(addr, None).unwrap_or_else(|e| panic!("client {i}: {e}"));

@@ -237,3 +237,15 @@ pub fn get(path: &str, headers: &[&str]) -> String {
     request.push_str("\r\n");
     request
 }
+
+/// The `host:port` in the binary's ready line (`... at http://127.0.0.1:PORT/`).
+pub fn ready_line_addr(line: &str) -> SocketAddr {
+    let at = line
+        .find("http://")
+        .unwrap_or_else(|| panic!("no URL in the ready line {line:?}"));
+    line[at + 7..]
+        .trim()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap_or_else(|e| panic!("no host:port in the ready line {line:?}: {e}"))
+}
