@@ -87,7 +87,7 @@ impl Watcher {
             });
         }
         for i in 0..state.roots.len() {
-            files += state.attach_root(i, None);
+            files += state.attach_root(i, Scan::Startup);
         }
         log::info!(
             "[HotReload] Watching {} director{} ({files} file{})",
@@ -248,7 +248,7 @@ impl State {
         let is_dir = path.symlink_metadata().map(|m| m.is_dir()).unwrap_or(false);
         if is_dir {
             if !self.watched.contains(path) {
-                self.watch_tree(path, Some(now));
+                self.watch_tree(path, Scan::Appeared(now));
             }
         } else if self.patterns.is_reported(&rel) {
             let before = self.known.contains_key(path);
@@ -298,13 +298,12 @@ impl State {
         }
     }
 
-    /// Watches `dir` and every directory below that is not ignored. With
-    /// `now`, files found go into the batch (a directory that appeared while
-    /// running); without, they are only recorded (startup). Returns files found.
-    fn watch_tree(&mut self, dir: &Path, now: Option<Instant>) -> usize {
-        let Some(now) = now else {
+    /// Watches `dir` and every directory below that is not ignored, and
+    /// records or reports the files found, as `scan` says. Returns files found.
+    fn watch_tree(&mut self, dir: &Path, scan: Scan) -> usize {
+        if let Scan::Startup = scan {
             return self.startup_scan(dir);
-        };
+        }
         let Some(i) = self.root_of(dir) else { return 0 };
         let mut files = 0;
         let mut stack = vec![dir.to_path_buf()];
@@ -328,8 +327,16 @@ impl State {
                     Entry::Dir => stack.push(path),
                     Entry::File => {
                         files += 1;
-                        let before = self.known.contains_key(&path);
-                        self.debouncer.push(path, before, false, now);
+                        match scan {
+                            Scan::Appeared(now) => {
+                                let before = self.known.contains_key(&path);
+                                self.debouncer.push(path, before, false, now);
+                            }
+                            Scan::Startup | Scan::Rescan => {
+                                let mtime = entry.metadata().ok().and_then(|m| m.modified().ok());
+                                self.known.insert(path, mtime);
+                            }
+                        }
                     }
                     Entry::Skip => {}
                 }
@@ -466,11 +473,11 @@ impl State {
 
     /// Starts watching root `i` if it exists, else watches its nearest
     /// existing ancestor to see it appear. Returns the files found.
-    fn attach_root(&mut self, i: usize, now: Option<Instant>) -> usize {
+    fn attach_root(&mut self, i: usize, scan: Scan) -> usize {
         let path = self.roots[i].path.clone();
         if path.is_dir() {
             self.roots[i].present = true;
-            return self.watch_tree(&path, now);
+            return self.watch_tree(&path, scan);
         }
         let ancestor = path
             .ancestors()
@@ -527,7 +534,7 @@ impl State {
                     "[HotReload] watch dir {} appeared; watching it",
                     self.roots[i].path.display()
                 );
-                self.attach_root(i, Some(now));
+                self.attach_root(i, Scan::Appeared(now));
             } else if let Some(a) = self.roots[i].path.ancestors().skip(1).find(|a| a.is_dir()) {
                 let a = a.to_path_buf();
                 self.watch_ancestor(a);
@@ -544,7 +551,8 @@ impl State {
         }
         for i in 0..self.roots.len() {
             self.roots[i].present = false;
-            self.attach_root(i, None);
+            // Clients are connected: watch before reading, as for a new folder.
+            self.attach_root(i, Scan::Rescan);
         }
         let new = std::mem::replace(&mut self.known, old);
         for (path, mtime) in &new {
@@ -599,6 +607,20 @@ impl State {
         }
         changes
     }
+}
+
+/// Which scan a walk is, which decides its order and what it does with files.
+#[derive(Clone, Copy)]
+enum Scan {
+    /// The first scan, before anyone can be connected: read before watching
+    /// (no IN_OPEN noise), record the files.
+    Startup,
+    /// After lost events, with clients connected: watch before reading, so
+    /// nothing made meanwhile is missed; record the files for the caller to compare.
+    Rescan,
+    /// A folder appeared while running: watch before reading, and put its
+    /// files into the batch.
+    Appeared(Instant),
 }
 
 /// What a walk does with a directory entry.
