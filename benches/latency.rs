@@ -6,12 +6,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let mut options = hotreload::bench::Options::new(env!("CARGO_BIN_EXE_hotreload"));
     if args.iter().any(|a| a == "--quick") {
-        options.clients = vec![1, 100];
-        options.trials = 5;
-        options.idle = std::time::Duration::from_secs(2);
-        options.tree_files = 10_000;
-        options.tree_dirs = 1_000;
-        options.storm_files = 1_000;
+        options = options.quick();
     }
     let json = args.iter().any(|a| a == "--json");
     let report =

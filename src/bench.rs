@@ -61,6 +61,20 @@ impl Options {
             storm_files: 10_000,
         }
     }
+
+    /// A short run (seconds): 1 and 100 clients, 5 saves each, 2 s idle, a
+    /// 10,000-file tree and a 1,000-file storm.
+    pub fn quick(self) -> Options {
+        Options {
+            clients: vec![1, 100],
+            trials: 5,
+            idle: Duration::from_secs(2),
+            tree_files: 10_000,
+            tree_dirs: 1_000,
+            storm_files: 1_000,
+            ..self
+        }
+    }
 }
 
 /// How a save is made.

@@ -351,14 +351,7 @@ fn bench(args: &[String]) -> Result<ExitCode, Failure> {
             "--debounce" => options.debounce_ms = args.number("--debounce", "milliseconds, like 100")?,
             "--dir" => options.dir = args.value("--dir")?.into(),
             "--json" => json = true,
-            "--quick" => {
-                options.clients = vec![1, 100];
-                options.trials = 5;
-                options.idle = Duration::from_secs(2);
-                options.tree_files = 10_000;
-                options.tree_dirs = 1_000;
-                options.storm_files = 1_000;
-            }
+            "--quick" => options = options.quick(),
             other => return Err(Usage(format!("bench takes --clients, --trials, --debounce, --dir, --quick and --json, not {other}")).into()),
         }
     }
