@@ -137,24 +137,12 @@ impl Browser {
             .expect("send to DevTools");
         let deadline = Instant::now() + CALL_TIMEOUT;
         loop {
-            assert!(
-                Instant::now() < deadline,
-                "DevTools did not answer {method} within {CALL_TIMEOUT:?}"
-            );
-            let text = match self.ws.read() {
-                Ok(Message::Text(text)) => text,
-                Ok(_) => continue,
-                Err(tungstenite::Error::Io(e))
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    continue;
-                }
-                Err(e) => panic!("DevTools connection failed during {method}: {e}"),
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(value) = crate::common::next_message(&mut self.ws, left) else {
+                panic!(
+                    "DevTools did not answer {method} within {CALL_TIMEOUT:?}, or closed its connection"
+                );
             };
-            let value: Value = serde_json::from_str(&text).expect("DevTools sends JSON");
             if value["id"] == id {
                 return match value.get("error") {
                     Some(error) => Err(error.clone()),
