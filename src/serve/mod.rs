@@ -259,13 +259,10 @@ impl PoolGuard {
     pub fn request_seen(&self) {
         let _ = self.activity.try_send(());
     }
-
-    /// Stops and joins the guard's thread (at once: it only waits on
-    /// channels). Dropping the guard does the same.
-    pub fn stop(self) {}
 }
 
 impl Drop for PoolGuard {
+    /// Stops and joins the guard's thread (at once: it only waits on channels).
     fn drop(&mut self) {
         self.stop.take();
         if let Some(thread) = self.thread.take()
