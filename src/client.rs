@@ -7,16 +7,23 @@
 //! blocks on a client. A client whose channel is full is dropped; on
 //! reconnecting it sees a higher `seq` and reloads, so no reload is lost.
 //!
+//! A client thread sleeps in `thread::park_timeout` and the hub unparks it
+//! after queueing, rather than the thread sleeping in the channel's blocking
+//! `recv`: that `recv` spins and calls `sched_yield` four times before it
+//! sleeps, and with a thousand client threads on two cores every yield is a
+//! context switch. Measured at 1,000 clients: 6.3 context switches per client
+//! per batch with `recv`, 2.4 with park (see the README's Performance).
+//!
 //! tiny_http's upgraded stream is one boxed `Read + Write` that cannot be split
 //! or given a timeout, so client threads only write. A vanished peer is found
 //! by the write after the one that drew its reset: within two heartbeats.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::{self, JoinHandle};
+use std::thread::{self, JoinHandle, Thread};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded, unbounded};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError, bounded, unbounded};
 use tiny_http::ReadWrite;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::{CloseFrame, WebSocketConfig};
@@ -72,6 +79,13 @@ pub(crate) struct Snapshot {
     pub last: Option<ChangeBatch>,
 }
 
+/// A connected client as the hub sees it: where its messages queue, and
+/// the thread to wake once they are queued.
+struct Outbox {
+    queue: Sender<Message>,
+    thread: Thread,
+}
+
 /// Every connected client and Rust subscriber, and the batch counter.
 pub(crate) struct Hub {
     settings: Settings,
@@ -85,7 +99,7 @@ struct State {
     seq: u64,
     last: Option<ChangeBatch>,
     next_id: u64,
-    clients: HashMap<u64, Sender<Message>>,
+    clients: HashMap<u64, Outbox>,
     /// Every client thread not yet joined, connected or not.
     threads: HashMap<u64, JoinHandle<()>>,
     subscribers: Vec<Sender<ChangeBatch>>,
@@ -168,7 +182,11 @@ impl Hub {
             Ok(thread) => {
                 // The thread waits on `started`, so the send cannot fail.
                 let _ = start.send(socket);
-                state.clients.insert(id, tx);
+                let outbox = Outbox {
+                    queue: tx,
+                    thread: thread.thread().clone(),
+                };
+                state.clients.insert(id, outbox);
                 state.threads.insert(id, thread);
                 log::debug!(
                     "[HotReload] client {id} connected ({} now)",
@@ -197,10 +215,14 @@ impl Hub {
         };
         let text = Message::Text(Utf8Bytes::from(protocol::file_changed_message(&batch)));
         let mut stalled = Vec::new();
+        let mut wake = Vec::with_capacity(state.clients.len());
         state
             .clients
-            .retain(|id, tx| match tx.try_send(text.clone()) {
-                Ok(()) => true,
+            .retain(|id, outbox| match outbox.queue.try_send(text.clone()) {
+                Ok(()) => {
+                    wake.push(outbox.thread.clone());
+                    true
+                }
                 Err(TrySendError::Full(_)) => {
                     stalled.push(*id);
                     false
@@ -211,6 +233,11 @@ impl Hub {
         state.last = Some(batch.clone());
         let clients = state.clients.len();
         drop(state);
+        // Outside the lock: woken threads take the CPU from this one, and the
+        // status route and disconnecting clients need the lock meanwhile.
+        for thread in wake {
+            thread.unpark();
+        }
         for id in stalled {
             log::warn!(
                 "[HotReload] client {id} stopped reading ({} messages queued); dropped it, it reloads when it reconnects",
@@ -270,6 +297,10 @@ impl Hub {
             state.subscribers.clear();
             std::mem::take(&mut state.threads)
         };
+        // Their channels are gone; wake them to see it and say goodbye.
+        for thread in threads.values() {
+            thread.thread().unpark();
+        }
         // Every thread holds an `alive` sender and drops it as it returns:
         // disconnected means every thread is done with its socket, and
         // joining them cannot block.
@@ -318,23 +349,28 @@ fn run_client(
     hub: &Hub,
     _alive: Sender<()>,
 ) {
-    // One channel and a deadline: cheaper to park on than a select over
-    // the channel and a ticker, and this runs once per client per batch.
     let mut next_ping = Instant::now() + heartbeat;
     let reason = loop {
-        match messages.recv_deadline(next_ping) {
+        match messages.try_recv() {
             Ok(message) => {
                 if let Err(e) = socket.send(message) {
                     break format!("write failed: {e}");
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {
+            Err(TryRecvError::Empty) => {
+                let now = Instant::now();
+                if now < next_ping {
+                    // Woken by the hub after it queues, or by the heartbeat;
+                    // a spurious wake just goes round the loop again.
+                    thread::park_timeout(next_ping - now);
+                    continue;
+                }
                 next_ping += heartbeat;
                 if let Err(e) = socket.send(Message::Ping(Bytes::new())) {
                     break format!("ping failed: {e}");
                 }
             }
-            Err(RecvTimeoutError::Disconnected) => {
+            Err(TryRecvError::Disconnected) => {
                 let frame = CloseFrame {
                     code: CloseCode::Away,
                     reason: "hotreload closed the connection".into(),
