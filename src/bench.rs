@@ -186,12 +186,15 @@ fn io_error(action: &str, path: &Path, source: std::io::Error) -> Error {
     }
 }
 
-fn bench_error(problem: impl Into<String>) -> Error {
-    Error::Thread {
-        name: "bench".into(),
+fn bench_error(problem: impl Into<String>, fix: impl Into<String>) -> Error {
+    Error::Bench {
         problem: problem.into(),
+        fix: fix.into(),
     }
 }
+
+/// What to try when clients cannot connect or start.
+const FEWER_CLIENTS: &str = "measure fewer clients (--clients 1,100), or raise the limits on open files and threads (`ulimit -n`, `ulimit -u`)";
 
 /// The server under test: the real binary, killed on drop.
 struct ServerProcess {
@@ -220,10 +223,12 @@ impl ServerProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .map_err(|source| io_error("run the server", exe, source))?;
-        let stdout = child
-            .stdout
-            .take()
-            .ok_or_else(|| bench_error("no stdout from the server"))?;
+        let stdout = child.stdout.take().ok_or_else(|| {
+            bench_error(
+                "the server's output could not be read",
+                "run `hotreload serve` by hand to see whether it starts",
+            )
+        })?;
         let mut line = String::new();
         BufReader::new(stdout)
             .read_line(&mut line)
@@ -232,7 +237,15 @@ impl ServerProcess {
         let addr = line
             .find("http://")
             .and_then(|at| line[at + 7..].trim().trim_end_matches('/').parse().ok())
-            .ok_or_else(|| bench_error(format!("the server did not start: {line:?}")))?;
+            .ok_or_else(|| {
+                bench_error(
+                    format!("the server did not start: {:?}", line.trim()),
+                    format!(
+                        "run `hotreload serve` in {} to see its error",
+                        dir.display()
+                    ),
+                )
+            })?;
         Ok(ServerProcess {
             child,
             addr,
@@ -295,15 +308,30 @@ impl Clients {
                 .name(format!("bench-client-{id}"))
                 .stack_size(128 * 1024)
                 .spawn(move || client_thread(id, addr, &tx, &ready_tx))
-                .map_err(|e| bench_error(format!("cannot start client thread {id}: {e}")))?;
+                .map_err(|e| {
+                    bench_error(
+                        format!("cannot start client thread {id}: {e}"),
+                        FEWER_CLIENTS,
+                    )
+                })?;
             threads.push(thread);
         }
         let deadline = Instant::now() + Duration::from_secs(30);
         for _ in 0..count {
             match ready.recv_deadline(deadline) {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => return Err(bench_error(format!("a client could not connect: {e}"))),
-                Err(_) => return Err(bench_error("clients did not connect within 30 s")),
+                Ok(Err(e)) => {
+                    return Err(bench_error(
+                        format!("a client could not connect: {e}"),
+                        FEWER_CLIENTS,
+                    ));
+                }
+                Err(_) => {
+                    return Err(bench_error(
+                        format!("{count} clients did not connect within 30 s"),
+                        FEWER_CLIENTS,
+                    ));
+                }
             }
         }
         Ok(Clients { threads, receipts })
@@ -398,6 +426,26 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<Report, 
         tree: None,
         storm: None,
     };
+    // The server would refuse clients past its open-file limit; say so now
+    // rather than after a minute of measuring.
+    let most = options
+        .clients
+        .iter()
+        .copied()
+        .chain([options.idle_clients]);
+    if let (Some(most), Some(limit)) = (most.max(), crate::client::open_file_limit()) {
+        let need = crate::client::files_needed(most);
+        if limit < need {
+            return Err(bench_error(
+                format!(
+                    "{most} clients need about {need} open files in the server, but this shell allows {limit}"
+                ),
+                format!(
+                    "raise the limit first (`ulimit -n {need}`), or measure fewer clients (--clients 1,100)"
+                ),
+            ));
+        }
+    }
     let site = TempTree::new(&options.dir, "site")?;
     write_file(
         &site.0.join("index.html"),

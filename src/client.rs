@@ -52,6 +52,39 @@ pub(crate) fn socket_config() -> WebSocketConfig {
         .max_frame_size(Some(64 * 1024))
 }
 
+/// Open files each WebSocket client costs the process: tiny_http keeps a
+/// reading and a writing handle of every connection.
+pub(crate) const FILES_PER_CLIENT: u64 = 2;
+
+/// Open files kept for everything else: the listener, the watcher, files
+/// being served and browsers' page connections.
+pub(crate) const FILES_RESERVED: u64 = 64;
+
+/// The most files this process may have open (the soft `RLIMIT_NOFILE`),
+/// from `/proc/self/limits`; `None` where that cannot be read, or unlimited.
+pub(crate) fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Open files `clients` WebSocket clients need, with the reserve.
+pub(crate) fn files_needed(clients: usize) -> u64 {
+    clients as u64 * FILES_PER_CLIENT + FILES_RESERVED
+}
+
+/// How many clients fit under the open-file limit `limit`.
+///
+/// tiny_http stops accepting for good after one failed `accept`, so running
+/// out of files must not happen: clients past this count get 503 instead.
+pub(crate) fn clients_within(limit: u64) -> usize {
+    (limit.saturating_sub(FILES_RESERVED) / FILES_PER_CLIENT) as usize
+}
+
 /// Why a client was not taken.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Refused {

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use crossbeam_channel::Receiver;
 
 use crate::Error;
-use crate::client::{Hub, Settings};
+use crate::client::{self, Hub, Settings};
 use crate::config::{Config, WatchDir};
 use crate::protocol::{Change, ChangeBatch, Operation};
 use crate::server::{Server, WS_PATH};
@@ -52,6 +52,18 @@ impl Manager {
         }
         if config.watch_dirs.is_empty() {
             config.watch_dirs.push(WatchDir::new(".", Path::new(".")));
+        }
+        if let Some(limit) = client::open_file_limit() {
+            let fit = client::clients_within(limit).max(1);
+            if fit < config.max_clients {
+                log::warn!(
+                    "[HotReload] this process may open only {limit} files, enough for {fit} WebSocket clients; max_clients is lowered from {} to {fit}. To allow {} clients, raise the limit before starting, e.g. `ulimit -n {}`",
+                    config.max_clients,
+                    config.max_clients,
+                    client::files_needed(config.max_clients),
+                );
+                config.max_clients = fit;
+            }
         }
         let hub = Arc::new(Hub::new(
             Settings {

@@ -450,7 +450,6 @@ fn bench_reports_every_measurement_and_loses_nothing() {
     let out = run(
         &[
             "bench",
-            "--quick",
             "--clients",
             "1,5",
             "--trials",
@@ -458,6 +457,8 @@ fn bench_reports_every_measurement_and_loses_nothing() {
             "--dir",
             &dir_arg,
             "--json",
+            // After the flags it presets, which still win.
+            "--quick",
         ],
         dir.path(),
     );
@@ -470,6 +471,12 @@ fn bench_reports_every_measurement_and_loses_nothing() {
         rows.len(),
         4,
         "two client counts by two save styles: {report}"
+    );
+    let counts: Vec<u64> = rows.iter().filter_map(|r| r["clients"].as_u64()).collect();
+    assert_eq!(
+        counts,
+        [1, 1, 5, 5],
+        "the client counts asked for: {report}"
     );
     for row in rows {
         assert_eq!(
@@ -596,4 +603,88 @@ fn an_unreadable_folder_is_reported_with_the_fix_and_the_rest_keeps_working() {
         "no word of the unreadable folder: {err}"
     );
     assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+/// `sh -c 'ulimit -n LIMIT && exec hotreload ARGS...'` in `dir`.
+fn with_open_file_limit(limit: u32, args: &[&str], dir: &Path) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(r#"ulimit -n {limit} && exec "$0" "$@""#))
+        .arg(env!("CARGO_BIN_EXE_hotreload"))
+        .args(args)
+        .env_remove("HOT_RELOAD_ENABLED")
+        .current_dir(dir);
+    cmd
+}
+
+#[test]
+fn a_low_open_file_limit_turns_extra_clients_away_and_the_server_stays_up() {
+    // tiny_http closes its listener for good after one failed accept, so
+    // running out of files would leave a server nobody can reach.
+    let dir = site();
+    let mut child = with_open_file_limit(100, &["--port", "0"], dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
+    let addr = common::ready_line_addr(&line);
+    let status = |addr| {
+        common::http(
+            addr,
+            "GET /api/v1/hotreload/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+    };
+    let (code, _, body) = status(addr);
+    assert_eq!(code, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("status is JSON");
+    // (100 files - 64 kept for the rest) / 2 per client.
+    assert_eq!(json["max_clients"], 18, "{json}");
+
+    let kept: Vec<_> = (0..18)
+        .map(|n| connect(addr, None).unwrap_or_else(|e| panic!("client {n}: {e}")))
+        .collect();
+    for n in 0..40 {
+        match connect(addr, None) {
+            Err(tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 503, "extra client {n}");
+            }
+            Err(e) => panic!("extra client {n}: {e}"),
+            Ok(_) => panic!("extra client {n} was taken past max_clients"),
+        }
+    }
+    drop(kept);
+    let (code, _, body) = status(addr);
+    assert_eq!(code, 200, "still answering: {body}");
+    let (code, _, page) = common::http(addr, &common::get("/", &[]));
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("<h1>hi</h1>"), "{page}");
+
+    sigterm(&child);
+    let out = child.wait_with_output().expect("exits");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("max_clients is lowered from 1024 to 18") && err.contains("ulimit -n 2112"),
+        "the warning says what was done and how to allow more: {err}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{err}");
+}
+
+#[test]
+fn bench_says_how_to_raise_an_open_file_limit_too_low_for_its_clients() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = with_open_file_limit(256, &["bench", "--clients", "1,200"], dir.path())
+        .output()
+        .expect("binary runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "200 clients need about 464 open files in the server, but this shell allows 256"
+        ) && err.contains("ulimit -n 464"),
+        "{err}"
+    );
 }

@@ -9,6 +9,7 @@ pub mod files;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,9 @@ impl Options {
 /// A running dev server. Stops on [`close`](Self::close) or drop.
 pub struct DevServer {
     http: Arc<tiny_http::Server>,
+    /// Set before `close` unblocks the workers, so they tell that apart
+    /// from tiny_http reporting a failed accept.
+    closing: Arc<AtomicBool>,
     workers: Vec<JoinHandle<()>>,
     pool_guard: Option<Arc<PoolGuard>>,
     manager: Manager,
@@ -97,21 +101,31 @@ impl DevServer {
         let http = Arc::new(http);
         let files = Arc::new(files);
         let pool_guard = Arc::new(PoolGuard::start(addr)?);
+        let closing = Arc::new(AtomicBool::new(false));
         let mut workers = Vec::with_capacity(WORKERS);
         for n in 0..WORKERS {
             let http = Arc::clone(&http);
             let files = Arc::clone(&files);
             let server = manager.server().clone();
             let guard = Arc::clone(&pool_guard);
+            let closing = Arc::clone(&closing);
             let worker = thread::Builder::new()
                 .name(format!("hotreload-http-{n}"))
                 .spawn(move || {
-                    // `recv` fails only when `close` unblocks this worker.
-                    while let Ok(request) = http.recv() {
-                        guard.request_seen();
-                        log::debug!("[HotReload] {} {}", request.method(), request.url());
-                        if let Some(request) = server.handle(request) {
-                            files.respond(request);
+                    loop {
+                        match http.recv() {
+                            Ok(request) => {
+                                guard.request_seen();
+                                log::debug!("[HotReload] {} {}", request.method(), request.url());
+                                if let Some(request) = server.handle(request) {
+                                    files.respond(request);
+                                }
+                            }
+                            Err(_) if closing.load(Ordering::Acquire) => break,
+                            // Connections already open are still served.
+                            Err(e) => log::error!(
+                                "[HotReload] the server can no longer take new connections: accepting one failed ({e}), and tiny_http then closes its listening socket. Restart hotreload; if the error says too many open files, raise the limit first (`ulimit -n`)"
+                            ),
                         }
                     }
                 })
@@ -128,6 +142,7 @@ impl DevServer {
         }
         Ok(DevServer {
             http,
+            closing,
             workers,
             pool_guard: Some(pool_guard),
             manager,
@@ -167,6 +182,7 @@ impl DevServer {
     /// Stops answering requests, closes every WebSocket with 1001 and joins
     /// every thread this server started; at most about a second.
     pub fn close(&mut self) -> Result<(), Error> {
+        self.closing.store(true, Ordering::Release);
         for _ in 0..self.workers.len() {
             self.http.unblock();
         }
