@@ -65,7 +65,9 @@ pub struct Config {
     pub client_buffer: usize,
     /// Ping interval in milliseconds; a vanished client is dropped within two. Default 5000.
     pub heartbeat_ms: u64,
-    /// WebSocket clients at once; more get 503. Default 1024.
+    /// WebSocket clients at once; more get 503. Default 1024. The manager
+    /// lowers it, with a warning, to what the process's open-file limit
+    /// holds (two files per client).
     pub max_clients: usize,
     /// Extra page origins (`http://host:port` or `null`) allowed to connect. Default none.
     pub allowed_origins: Vec<String>,
