@@ -64,6 +64,21 @@ fn serve(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Running {
     Running { child, url, addr }
 }
 
+/// Starts `cmd` with stdout and stderr piped; returns it and the first line
+/// it prints (the ready line). Its stderr is read once it has exited.
+fn start_piped(cmd: &mut Command) -> (Child, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
+    (child, line)
+}
+
 fn sigterm(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -514,17 +529,11 @@ fn bench_reports_every_measurement_and_loses_nothing() {
 #[test]
 fn binding_beyond_loopback_warns_that_the_network_can_read_the_files() {
     let dir = site();
-    let mut child = bin()
-        .args(["--host", "0.0.0.0", "--port", "0"])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready line");
+    let (child, line) = start_piped(
+        bin()
+            .args(["--host", "0.0.0.0", "--port", "0"])
+            .current_dir(dir.path()),
+    );
     assert!(
         line.contains("http://127.0.0.1:"),
         "a browser can open the printed URL: {line}"
@@ -572,18 +581,11 @@ fn an_unreadable_folder_is_reported_with_the_fix_and_the_rest_keeps_working() {
     } else {
         bin()
     };
-    let mut child = cmd
-        .args(["serve", ".", "--port", "0"])
-        .current_dir(dir.path())
-        .env_remove("HOT_RELOAD_ENABLED")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready line");
+    let (child, line) = start_piped(
+        cmd.args(["serve", ".", "--port", "0"])
+            .current_dir(dir.path())
+            .env_remove("HOT_RELOAD_ENABLED"),
+    );
     let addr = common::ready_line_addr(&line);
     let mut ws = connect(addr, None).expect("connect");
     assert!(next_message(&mut ws, PATIENCE).is_some());
@@ -622,15 +624,7 @@ fn a_low_open_file_limit_turns_extra_clients_away_and_the_server_stays_up() {
     // tiny_http closes its listener for good after one failed accept, so
     // running out of files would leave a server nobody can reach.
     let dir = site();
-    let mut child = with_open_file_limit(100, &["--port", "0"], dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready line");
+    let (child, line) = start_piped(&mut with_open_file_limit(100, &["--port", "0"], dir.path()));
     let addr = common::ready_line_addr(&line);
     let status = |addr| {
         common::http(
