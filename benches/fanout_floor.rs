@@ -3,13 +3,14 @@
 //!
 //! Each of N clients is a TCP connection with a reader thread, as in the
 //! main benchmark. The server side is either one thread per socket fed
-//! through its own bounded crossbeam channel and unparked, as
-//! `hotreload::client` does (the design of SPEC.md section 1), or one
-//! thread that writes every socket in a loop. The difference bounds what
+//! through its own bounded crossbeam channel and woken by one condition
+//! variable for all, as `hotreload::client` does (the design of SPEC.md
+//! section 1), or one thread that writes every socket in a loop. The difference bounds what
 //! the thread-per-client design costs on this machine.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError, bounded, unbounded};
@@ -89,41 +90,49 @@ fn main() {
         "N", "server side", "median", "last p50", "last p99"
     );
     for n in [100, 1000] {
-        // A thread per socket, fed through its own bounded channel.
+        // A thread per socket, fed through its own bounded channel; one
+        // counter and condition variable wake them all.
         let (servers, arrived) = pairs(n);
+        let bell = Arc::new((Mutex::new(0u64), Condvar::new()));
+        let ring = || {
+            *bell.0.lock().expect("bell") += 1;
+            bell.1.notify_all();
+        };
         let mut senders = Vec::with_capacity(n);
         for mut socket in servers {
             let (tx, rx) = bounded::<[u8; 200]>(10);
-            let thread = std::thread::Builder::new()
+            let bell = Arc::clone(&bell);
+            std::thread::Builder::new()
                 .stack_size(64 * 1024)
                 .spawn(move || {
+                    let mut heard = *bell.0.lock().expect("bell");
                     loop {
                         match rx.try_recv() {
                             Ok(m) if socket.write_all(&m).is_ok() => {}
-                            Err(TryRecvError::Empty) => std::thread::park(),
+                            Err(TryRecvError::Empty) => {
+                                let rings = bell.0.lock().expect("bell");
+                                let rings = bell.1.wait_while(rings, |r| *r == heard);
+                                heard = *rings.expect("bell");
+                            }
                             _ => break,
                         }
                     }
                 })
                 .expect("writer thread");
-            senders.push((tx, thread.thread().clone()));
+            senders.push(tx);
         }
         let (median, last, last99) = measure(n, &arrived, || {
-            for (tx, _) in &senders {
+            for tx in &senders {
                 let _ = tx.try_send(message);
             }
-            for (_, thread) in &senders {
-                thread.unpark();
-            }
+            ring();
         });
         println!(
             "{n:>6}  {:<26} {median:>8.2} {last:>8.2} {last99:>8.2}",
             "thread per client"
         );
-        for (tx, thread) in senders {
-            drop(tx);
-            thread.unpark();
-        }
+        drop(senders);
+        ring();
 
         // One thread writes every socket.
         let (mut servers, arrived) = pairs(n);
