@@ -287,6 +287,9 @@ pub fn cpu_secs(pid: u32) -> Option<f64> {
 /// How often the latency runs collect client receipts.
 const RECEIPT_POLL: Duration = Duration::from_millis(2);
 
+/// WebSocket handshakes the bench keeps in flight while connecting clients.
+const HANDSHAKES_IN_FLIGHT: usize = 64;
+
 /// What a client thread saw: (client, seq, when, message bytes, changes counted).
 type Receipt = (usize, u64, Instant, usize, u64);
 
@@ -301,7 +304,18 @@ impl Clients {
         let (tx, receipts) = unbounded();
         let mut threads = Vec::with_capacity(count);
         let (ready_tx, ready) = unbounded::<Result<(), String>>();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut waiting = 0;
         for id in 0..count {
+            // The listener's accept queue holds 128 (std's backlog). A
+            // thousand connects at once overflow it, and one run in a few
+            // then failed with "connection reset by peer". Browsers never
+            // arrive all in one instant; keep fewer in flight than it holds.
+            if waiting == HANDSHAKES_IN_FLIGHT {
+                Self::await_ready(&ready, deadline, count)?;
+                waiting -= 1;
+            }
+            waiting += 1;
             let tx: Sender<Receipt> = tx.clone();
             let ready_tx = ready_tx.clone();
             let thread = thread::Builder::new()
@@ -316,25 +330,29 @@ impl Clients {
                 })?;
             threads.push(thread);
         }
-        let deadline = Instant::now() + Duration::from_secs(30);
-        for _ in 0..count {
-            match ready.recv_deadline(deadline) {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => {
-                    return Err(bench_error(
-                        format!("a client could not connect: {e}"),
-                        FEWER_CLIENTS,
-                    ));
-                }
-                Err(_) => {
-                    return Err(bench_error(
-                        format!("{count} clients did not connect within 30 s"),
-                        FEWER_CLIENTS,
-                    ));
-                }
-            }
+        for _ in 0..waiting {
+            Self::await_ready(&ready, deadline, count)?;
         }
         Ok(Clients { threads, receipts })
+    }
+
+    /// Waits for one client to say it connected, or why it could not.
+    fn await_ready(
+        ready: &Receiver<Result<(), String>>,
+        deadline: Instant,
+        count: usize,
+    ) -> Result<(), Error> {
+        match ready.recv_deadline(deadline) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(bench_error(
+                format!("a client could not connect: {e}"),
+                FEWER_CLIENTS,
+            )),
+            Err(_) => Err(bench_error(
+                format!("{count} clients did not connect within 30 s"),
+                FEWER_CLIENTS,
+            )),
+        }
     }
 
     fn join(self) {
