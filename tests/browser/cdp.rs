@@ -44,7 +44,13 @@ impl Browser {
     pub fn open(url: &str) -> Browser {
         let exe = chromium_path().expect("chromium is installed (apt-get install chromium)");
         let profile = tempfile::tempdir().expect("profile dir");
+        // Chromium keeps its singleton socket in a folder of TMPDIR and
+        // removes it only on a clean exit; drop kills it, so that folder
+        // goes inside the profile and is removed with it.
+        let tmp = profile.path().join("tmp");
+        std::fs::create_dir(&tmp).expect("tmp dir in the profile");
         let mut child = Command::new(exe)
+            .env("TMPDIR", &tmp)
             .args([
                 "--headless",
                 "--no-sandbox",
