@@ -1144,8 +1144,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// What the typed read lets through but the text shows to be a slip: a key
-/// with no value (serde reads it as absent), an empty watch dir (which would
-/// resolve to the config file's folder).
+/// with no value (serde reads it as absent), an empty folder name (which
+/// would resolve to the config file's folder), a NUL in one (no path holds
+/// one, so the folder would never be found).
 fn check_written(
     raw: &Raw,
     entries: &[(Value, Value)],
@@ -1186,6 +1187,52 @@ fn check_written(
             format!("item {} is an empty folder name", i + 1),
             "remove it, or write a folder such as \".\" or \"./web/static\"",
         ));
+    }
+    let nul_dir = raw
+        .watch_dirs
+        .iter()
+        .flatten()
+        .position(|d| d.contains('\0'));
+    if let Some(i) = nul_dir {
+        return Err(config_error(
+            file,
+            locate(
+                text,
+                &[Seg::Key(SECTION), Seg::Key("watch_dirs"), Seg::Index(i)],
+                false,
+                0,
+            ),
+            Some(format!("{SECTION}.watch_dirs")),
+            format!(
+                "item {} holds a NUL character (`\\0`), which no folder name can",
+                i + 1
+            ),
+            "remove the `\\0` from it",
+        ));
+    }
+    if let Some(root) = &raw.root {
+        let problem = if root.trim().is_empty() {
+            Some((
+                "is an empty folder name",
+                "write \".\" to serve the config file's folder, or delete the line to serve the DIR argument",
+            ))
+        } else if root.contains('\0') {
+            Some((
+                "holds a NUL character (`\\0`), which no folder name can",
+                "remove the `\\0` from it",
+            ))
+        } else {
+            None
+        };
+        if let Some((problem, fix)) = problem {
+            return Err(config_error(
+                file,
+                locate(text, &[Seg::Key(SECTION), Seg::Key("root")], false, 0),
+                Some(format!("{SECTION}.root")),
+                problem,
+                fix,
+            ));
+        }
     }
     Ok(())
 }
@@ -1705,6 +1752,21 @@ mod tests {
         (
             "hot_reload:\n  ignore: [\"\"]\n",
             "item 1 is an empty glob",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  watch_dirs: [web, \"a\\0b\"]\n",
+            "item 2 holds a NUL character",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  port: 0\n  root: \"\"\n",
+            "`hot_reload.root`: is an empty folder name",
+            Some(3),
+        ),
+        (
+            "hot_reload:\n  root: \"pub\\0\"\n",
+            "holds a NUL character",
             Some(2),
         ),
         (
