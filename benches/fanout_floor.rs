@@ -5,8 +5,9 @@
 //! main benchmark. The server side is either one thread per socket fed
 //! through its own bounded crossbeam channel and woken by one condition
 //! variable for all, as `hotreload::client` does (the design of SPEC.md
-//! section 1), or one thread that writes every socket in a loop. The difference bounds what
-//! the thread-per-client design costs on this machine.
+//! section 1), or one thread that writes every socket in a loop. The
+//! difference bounds what the thread-per-client design costs on this
+//! machine.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
