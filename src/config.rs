@@ -1169,12 +1169,19 @@ fn check_written(
             ));
         }
     }
-    let empty_dir = raw
+    let dir_slip = raw
         .watch_dirs
         .iter()
         .flatten()
-        .position(|d| d.trim().is_empty());
-    if let Some(i) = empty_dir {
+        .enumerate()
+        .find_map(|(i, d)| {
+            let slip = folder_slip(
+                d,
+                "remove it, or write a folder such as \".\" or \"./web/static\"",
+            )?;
+            Some((i, slip))
+        });
+    if let Some((i, (problem, fix))) = dir_slip {
         return Err(config_error(
             file,
             locate(
@@ -1184,57 +1191,41 @@ fn check_written(
                 0,
             ),
             Some(format!("{SECTION}.watch_dirs")),
-            format!("item {} is an empty folder name", i + 1),
-            "remove it, or write a folder such as \".\" or \"./web/static\"",
+            format!("item {} {problem}", i + 1),
+            fix,
         ));
     }
-    let nul_dir = raw
-        .watch_dirs
-        .iter()
-        .flatten()
-        .position(|d| d.contains('\0'));
-    if let Some(i) = nul_dir {
+    let root_slip = raw.root.as_deref().and_then(|root| {
+        folder_slip(
+            root,
+            "write \".\" to serve the config file's folder, or delete the line to serve the DIR argument",
+        )
+    });
+    if let Some((problem, fix)) = root_slip {
         return Err(config_error(
             file,
-            locate(
-                text,
-                &[Seg::Key(SECTION), Seg::Key("watch_dirs"), Seg::Index(i)],
-                false,
-                0,
-            ),
-            Some(format!("{SECTION}.watch_dirs")),
-            format!(
-                "item {} holds a NUL character (`\\0`), which no folder name can",
-                i + 1
-            ),
-            "remove the `\\0` from it",
+            locate(text, &[Seg::Key(SECTION), Seg::Key("root")], false, 0),
+            Some(format!("{SECTION}.root")),
+            problem,
+            fix,
         ));
-    }
-    if let Some(root) = &raw.root {
-        let problem = if root.trim().is_empty() {
-            Some((
-                "is an empty folder name",
-                "write \".\" to serve the config file's folder, or delete the line to serve the DIR argument",
-            ))
-        } else if root.contains('\0') {
-            Some((
-                "holds a NUL character (`\\0`), which no folder name can",
-                "remove the `\\0` from it",
-            ))
-        } else {
-            None
-        };
-        if let Some((problem, fix)) = problem {
-            return Err(config_error(
-                file,
-                locate(text, &[Seg::Key(SECTION), Seg::Key("root")], false, 0),
-                Some(format!("{SECTION}.root")),
-                problem,
-                fix,
-            ));
-        }
     }
     Ok(())
+}
+
+/// A folder name no path can match, as (problem, fix); `empty_fix` says
+/// what to write instead of nothing.
+fn folder_slip(name: &str, empty_fix: &'static str) -> Option<(&'static str, &'static str)> {
+    if name.trim().is_empty() {
+        Some(("is an empty folder name", empty_fix))
+    } else if name.contains('\0') {
+        Some((
+            "holds a NUL character (`\\0`), which no folder name can",
+            "remove the `\\0` from it",
+        ))
+    } else {
+        None
+    }
 }
 
 // Step 3: values that parse but cannot work.
