@@ -92,16 +92,20 @@
     return u.toString();
   }
 
+  // Each changed path picks the links it matches best, so a batch of two
+  // sheets swaps both; a path no link matches may be an @import, so it
+  // swaps every sheet.
   function reloadStylesheets(paths) {
-    var changed = paths.map(segments);
     var links = Array.prototype.filter.call(
       document.querySelectorAll('link[rel~="stylesheet"][href]'),
       function (link) { return sameOrigin(link.href); });
-    var scores = links.map(function (link) { return score(link.href, null, changed); });
-    var best = Math.max.apply(null, [0].concat(scores));
-    links.forEach(function (link, i) {
-      if (best === 0 || scores[i] === best) swapStylesheet(link);
+    var picked = links.map(function () { return false; });
+    paths.forEach(function (path) {
+      var scores = links.map(function (link) { return score(link.href, null, [segments(path)]); });
+      var best = Math.max.apply(null, [0].concat(scores));
+      scores.forEach(function (s, i) { if (best === 0 || s === best) picked[i] = true; });
     });
+    links.forEach(function (link, i) { if (picked[i]) swapStylesheet(link); });
   }
 
   // The new sheet loads beside the old one; the old goes only once the new

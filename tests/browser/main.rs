@@ -245,6 +245,40 @@ fn only_the_matching_stylesheet_is_refetched() {
 }
 
 #[test]
+fn one_batch_of_two_stylesheets_refetches_both() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    // The two sheets sit at different depths, so /css/b.css matches its
+    // changed path by more segments than /theme.css matches its own.
+    browser.eval("window.batches = []; addEventListener('hotreload:change', e => window.batches.push(e.detail.changes.length)); true");
+    let hrefs = "JSON.stringify(['a','b','v','t'].map(id => document.getElementById(id).getAttribute('href')))";
+    let before: Vec<String> =
+        serde_json::from_str(browser.eval(hrefs).as_str().expect("string")).expect("list");
+    site.write("css/b.css", "#field { width: 310px; }\n");
+    site.write("theme.css", "h1 { letter-spacing: 4px; }\n");
+    browser.wait_for(
+        "getComputedStyle(document.getElementById('field')).width === '310px' \
+         && getComputedStyle(document.getElementById('title')).letterSpacing === '4px'",
+        WAIT,
+        "b.css and theme.css applied",
+    );
+    assert_eq!(
+        browser.eval("JSON.stringify(window.batches)").as_str(),
+        Some("[2]"),
+        "both saves should arrive as one batch"
+    );
+    let after: Vec<String> =
+        serde_json::from_str(browser.eval(hrefs).as_str().expect("string")).expect("list");
+    assert_eq!(after[0], before[0], "a.css was re-fetched");
+    assert_eq!(after[2], before[2], "versioned.css was re-fetched");
+    for i in [1, 3] {
+        assert!(after[i].contains("hotreload="), "{}", after[i]);
+    }
+    assert!(same_page(&mut browser));
+    assert_no_console_errors(&mut browser);
+}
+
+#[test]
 fn a_versioned_stylesheet_keeps_its_version() {
     let Some(site) = site() else { return };
     let mut browser = site.open("/");
