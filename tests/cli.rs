@@ -683,3 +683,56 @@ fn bench_says_how_to_raise_an_open_file_limit_too_low_for_its_clients() {
         "{err}"
     );
 }
+
+#[test]
+fn hot_reload_enabled_0_serves_files_only_whatever_the_config_says() {
+    for config in [None, Some("hot_reload:\n  enabled: true\n")] {
+        let dir = site();
+        if let Some(text) = config {
+            write(&dir.path().join("config.yaml"), text);
+        }
+        let server = serve(&["--port", "0"], dir.path(), &[("HOT_RELOAD_ENABLED", "0")]);
+        let (code, _, body) = common::http(server.addr, &common::get("/", &[]));
+        assert_eq!(
+            (code, body.as_str()),
+            (200, "<html><body><h1>hi</h1></body></html>"),
+            "config {config:?}"
+        );
+        let (code, _, _) = common::http(server.addr, &common::get("/api/v1/hotreload/status", &[]));
+        assert_eq!(code, 404, "status route exists with config {config:?}");
+    }
+}
+
+#[test]
+fn hot_reload_enabled_true_turns_on_what_the_config_turns_off() {
+    let dir = site();
+    write(
+        &dir.path().join("config.yaml"),
+        "hot_reload:\n  enabled: false\n",
+    );
+    // The file alone turns it off, so the second run shows the variable winning.
+    let off = serve(&["--port", "0"], dir.path(), &[]);
+    let (code, _, _) = common::http(off.addr, &common::get("/api/v1/hotreload/status", &[]));
+    assert_eq!(code, 404, "enabled: false in config.yaml is not read");
+    drop(off);
+
+    let on = serve(
+        &["--port", "0"],
+        dir.path(),
+        &[("HOT_RELOAD_ENABLED", "true")],
+    );
+    let (code, _, body) = common::http(on.addr, &common::get("/api/v1/hotreload/status", &[]));
+    assert_eq!(code, 200, "{body}");
+    let status: serde_json::Value = serde_json::from_str(&body).expect("status is JSON");
+    assert_eq!(status["enabled"], true, "{status}");
+    let (_, _, page) = common::http(on.addr, &common::get("/", &[]));
+    assert!(
+        page.contains("<script src=\"/static/js/hotreload.js\"></script></body>"),
+        "{page}"
+    );
+    let mut ws = connect(on.addr, None).expect("connect");
+    assert_eq!(
+        next_message(&mut ws, PATIENCE).expect("hello")["type"],
+        "connected"
+    );
+}
