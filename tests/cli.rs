@@ -736,3 +736,53 @@ fn hot_reload_enabled_true_turns_on_what_the_config_turns_off() {
         "connected"
     );
 }
+
+#[test]
+fn watch_ignore_and_debounce_flags_decide_what_is_reported_and_when() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(&dir.path().join("pub/index.html"), "<body>pub</body>");
+    write(&dir.path().join("pub/dist/bundle.css"), "a{}");
+    write(&dir.path().join("other/keep.txt"), "x");
+    let server = serve(
+        &[
+            "serve",
+            "pub",
+            "--watch",
+            "other",
+            "--watch",
+            "pub",
+            "--ignore",
+            "dist",
+            "--debounce",
+            "700",
+            "--port",
+            "0",
+        ],
+        dir.path(),
+        &[],
+    );
+    let mut ws = connect(server.addr, None).expect("connect");
+    assert!(next_message(&mut ws, PATIENCE).is_some());
+
+    let wrote = Instant::now();
+    write(&dir.path().join("other/o.css"), "b{}");
+    let msg = next_change(&mut ws);
+    let took = wrote.elapsed();
+    assert_eq!(
+        changes(&msg),
+        vec![("other/o.css".into(), "created".into())]
+    );
+    assert!(
+        took >= Duration::from_millis(700),
+        "the batch came {took:?} after the write, before the 700 ms debounce"
+    );
+
+    write(&dir.path().join("pub/dist/x.css"), "c{}");
+    common::assert_quiet(&mut ws, Duration::from_millis(1500));
+    // The second --watch is watched too.
+    write(&dir.path().join("pub/app.css"), "d{}");
+    assert_eq!(
+        changes(&next_change(&mut ws)),
+        vec![("pub/app.css".into(), "created".into())]
+    );
+}
