@@ -786,3 +786,60 @@ fn watch_ignore_and_debounce_flags_decide_what_is_reported_and_when() {
         vec![("pub/app.css".into(), "created".into())]
     );
 }
+
+/// A temp folder with `pub/` and `other/` pages and a `config.yaml` of `config`.
+fn two_sites(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(
+        &dir.path().join("pub/index.html"),
+        "<html><body>pub</body></html>",
+    );
+    write(
+        &dir.path().join("other/index.html"),
+        "<html><body>other</body></html>",
+    );
+    write(&dir.path().join("config.yaml"), config);
+    dir
+}
+
+#[test]
+fn config_file_sets_host_port_root_and_inject() {
+    let dir =
+        two_sites("hot_reload:\n  host: 127.0.0.2\n  port: 0\n  root: pub\n  inject: false\n");
+    let server = serve(&[], dir.path(), &[]);
+    assert!(
+        server.url.starts_with("http://127.0.0.2:"),
+        "{}",
+        server.url
+    );
+    assert_ne!(server.addr.port(), 8080, "port: 0 picks a free port");
+    let (code, _, body) = common::http(server.addr, &common::get("/", &[]));
+    assert_eq!(
+        (code, body.as_str()),
+        (200, "<html><body>pub</body></html>")
+    );
+    // Only the injection is off, not hot reload.
+    let (code, _, _) = common::http(server.addr, &common::get("/api/v1/hotreload/status", &[]));
+    assert_eq!(code, 200);
+}
+
+#[test]
+fn command_line_flags_win_over_the_config_file() {
+    let dir = two_sites("hot_reload:\n  host: 127.0.0.2\n  port: 1\n  root: pub\n  inject: true\n");
+    let server = serve(
+        &["other", "--host", "127.0.0.1", "--port", "0", "--no-inject"],
+        dir.path(),
+        &[],
+    );
+    assert!(
+        server.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    assert_ne!(server.addr.port(), 1);
+    let (code, _, body) = common::http(server.addr, &common::get("/", &[]));
+    assert_eq!(
+        (code, body.as_str()),
+        (200, "<html><body>other</body></html>")
+    );
+}
