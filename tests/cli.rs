@@ -683,3 +683,163 @@ fn bench_says_how_to_raise_an_open_file_limit_too_low_for_its_clients() {
         "{err}"
     );
 }
+
+#[test]
+fn hot_reload_enabled_0_serves_files_only_whatever_the_config_says() {
+    for config in [None, Some("hot_reload:\n  enabled: true\n")] {
+        let dir = site();
+        if let Some(text) = config {
+            write(&dir.path().join("config.yaml"), text);
+        }
+        let server = serve(&["--port", "0"], dir.path(), &[("HOT_RELOAD_ENABLED", "0")]);
+        let (code, _, body) = common::http(server.addr, &common::get("/", &[]));
+        assert_eq!(
+            (code, body.as_str()),
+            (200, "<html><body><h1>hi</h1></body></html>"),
+            "config {config:?}"
+        );
+        let (code, _, _) = common::http(server.addr, &common::get("/api/v1/hotreload/status", &[]));
+        assert_eq!(code, 404, "status route exists with config {config:?}");
+    }
+}
+
+#[test]
+fn hot_reload_enabled_true_turns_on_what_the_config_turns_off() {
+    let dir = site();
+    write(
+        &dir.path().join("config.yaml"),
+        "hot_reload:\n  enabled: false\n",
+    );
+    // The file alone turns it off, so the second run shows the variable winning.
+    let off = serve(&["--port", "0"], dir.path(), &[]);
+    let (code, _, _) = common::http(off.addr, &common::get("/api/v1/hotreload/status", &[]));
+    assert_eq!(code, 404, "enabled: false in config.yaml is not read");
+    drop(off);
+
+    let on = serve(
+        &["--port", "0"],
+        dir.path(),
+        &[("HOT_RELOAD_ENABLED", "true")],
+    );
+    let (code, _, body) = common::http(on.addr, &common::get("/api/v1/hotreload/status", &[]));
+    assert_eq!(code, 200, "{body}");
+    let status: serde_json::Value = serde_json::from_str(&body).expect("status is JSON");
+    assert_eq!(status["enabled"], true, "{status}");
+    let (_, _, page) = common::http(on.addr, &common::get("/", &[]));
+    assert!(
+        page.contains("<script src=\"/static/js/hotreload.js\"></script></body>"),
+        "{page}"
+    );
+    let mut ws = connect(on.addr, None).expect("connect");
+    assert_eq!(
+        next_message(&mut ws, PATIENCE).expect("hello")["type"],
+        "connected"
+    );
+}
+
+#[test]
+fn watch_ignore_and_debounce_flags_decide_what_is_reported_and_when() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(&dir.path().join("pub/index.html"), "<body>pub</body>");
+    write(&dir.path().join("pub/dist/bundle.css"), "a{}");
+    write(&dir.path().join("other/keep.txt"), "x");
+    let server = serve(
+        &[
+            "serve",
+            "pub",
+            "--watch",
+            "other",
+            "--watch",
+            "pub",
+            "--ignore",
+            "dist",
+            "--debounce",
+            "700",
+            "--port",
+            "0",
+        ],
+        dir.path(),
+        &[],
+    );
+    let mut ws = connect(server.addr, None).expect("connect");
+    assert!(next_message(&mut ws, PATIENCE).is_some());
+
+    let wrote = Instant::now();
+    write(&dir.path().join("other/o.css"), "b{}");
+    let msg = next_change(&mut ws);
+    let took = wrote.elapsed();
+    assert_eq!(
+        changes(&msg),
+        vec![("other/o.css".into(), "created".into())]
+    );
+    assert!(
+        took >= Duration::from_millis(700),
+        "the batch came {took:?} after the write, before the 700 ms debounce"
+    );
+
+    write(&dir.path().join("pub/dist/x.css"), "c{}");
+    common::assert_quiet(&mut ws, Duration::from_millis(1500));
+    // The second --watch is watched too.
+    write(&dir.path().join("pub/app.css"), "d{}");
+    assert_eq!(
+        changes(&next_change(&mut ws)),
+        vec![("pub/app.css".into(), "created".into())]
+    );
+}
+
+/// A temp folder with `pub/` and `other/` pages and a `config.yaml` of `config`.
+fn two_sites(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(
+        &dir.path().join("pub/index.html"),
+        "<html><body>pub</body></html>",
+    );
+    write(
+        &dir.path().join("other/index.html"),
+        "<html><body>other</body></html>",
+    );
+    write(&dir.path().join("config.yaml"), config);
+    dir
+}
+
+#[test]
+fn config_file_sets_host_port_root_and_inject() {
+    let dir =
+        two_sites("hot_reload:\n  host: 127.0.0.2\n  port: 0\n  root: pub\n  inject: false\n");
+    let server = serve(&[], dir.path(), &[]);
+    assert!(
+        server.url.starts_with("http://127.0.0.2:"),
+        "{}",
+        server.url
+    );
+    assert_ne!(server.addr.port(), 8080, "port: 0 picks a free port");
+    let (code, _, body) = common::http(server.addr, &common::get("/", &[]));
+    assert_eq!(
+        (code, body.as_str()),
+        (200, "<html><body>pub</body></html>")
+    );
+    // Only the injection is off, not hot reload.
+    let (code, _, _) = common::http(server.addr, &common::get("/api/v1/hotreload/status", &[]));
+    assert_eq!(code, 200);
+}
+
+#[test]
+fn command_line_flags_win_over_the_config_file() {
+    let dir = two_sites("hot_reload:\n  host: 127.0.0.2\n  port: 1\n  root: pub\n  inject: true\n");
+    let server = serve(
+        &["other", "--host", "127.0.0.1", "--port", "0", "--no-inject"],
+        dir.path(),
+        &[],
+    );
+    assert!(
+        server.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    assert_ne!(server.addr.port(), 1);
+    let (code, _, body) = common::http(server.addr, &common::get("/", &[]));
+    assert_eq!(
+        (code, body.as_str()),
+        (200, "<html><body>other</body></html>")
+    );
+}

@@ -358,3 +358,140 @@ fn a_symlink_loop_neither_hangs_the_scan_nor_stops_the_watcher() {
         vec![("a.css".into(), "modified".into())]
     );
 }
+
+/// `hotreload ARGS` run in a folder as a child process, killed on drop.
+struct Binary(std::process::Child);
+
+impl Binary {
+    /// Starts it in `dir` and waits for its ready line.
+    fn serve(args: &[&str], dir: &std::path::Path) -> Binary {
+        use std::io::BufRead;
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_hotreload"))
+            .args(args)
+            .current_dir(dir)
+            .env_remove("HOT_RELOAD_ENABLED")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("binary starts");
+        let mut running = Binary(child);
+        let mut line = String::new();
+        std::io::BufReader::new(running.0.stdout.take().expect("piped stdout"))
+            .read_line(&mut line)
+            .expect("a ready line");
+        common::ready_line_addr(&line);
+        running
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The inodes of the directories a process's one inotify instance watches,
+/// sorted: the `ino:` of each `inotify wd:` line in /proc/PID/fdinfo/FD.
+fn watched_inodes(pid: u32) -> Vec<u64> {
+    let mut instances = Vec::new();
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).expect("list fds");
+    for fd in fds.flatten() {
+        if !std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == "anon_inode:inotify") {
+            continue;
+        }
+        let info = std::fs::read_to_string(format!(
+            "/proc/{pid}/fdinfo/{}",
+            fd.file_name().to_string_lossy()
+        ))
+        .expect("read fdinfo");
+        let mut inodes: Vec<u64> = info
+            .lines()
+            .filter(|l| l.starts_with("inotify wd:"))
+            .map(|l| {
+                let hex = l
+                    .split_whitespace()
+                    .find_map(|f| f.strip_prefix("ino:"))
+                    .unwrap_or_else(|| panic!("no ino in {l:?}"));
+                u64::from_str_radix(hex, 16).expect("hex inode")
+            })
+            .collect();
+        inodes.sort_unstable();
+        instances.push(inodes);
+    }
+    assert_eq!(instances.len(), 1, "one inotify instance: {instances:?}");
+    instances.pop().unwrap_or_default()
+}
+
+/// Waits until the process watches exactly the folders `rels` of `root`
+/// ("" is `root` itself); fails naming the folders it watches instead.
+fn wait_for_watches(pid: u32, root: &std::path::Path, rels: &[&str]) {
+    use std::os::unix::fs::MetadataExt;
+    let ino = |rel: &str| std::fs::metadata(root.join(rel)).expect("folder").ino();
+    let mut want: Vec<u64> = rels.iter().map(|r| ino(r)).collect();
+    want.sort_unstable();
+    let deadline = std::time::Instant::now() + common::PATIENCE;
+    let mut got = watched_inodes(pid);
+    while got != want && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        got = watched_inodes(pid);
+    }
+    if got != want {
+        // Name what is watched: every folder of the tree, by inode.
+        let mut names = std::collections::BTreeMap::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let rel = dir.strip_prefix(root).unwrap_or(&dir).display().to_string();
+            names.insert(ino(&rel), rel);
+            for entry in std::fs::read_dir(&dir).expect("list").flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(entry.path());
+                }
+            }
+        }
+        let named: Vec<&str> = got
+            .iter()
+            .map(|i| names.get(i).map_or("(not in the tree)", String::as_str))
+            .collect();
+        panic!(
+            "watching {} folders, not the {} of {rels:?}: {named:?}",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+#[test]
+fn ignored_folders_are_never_watched_even_when_made_later() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    write(&dir.path().join("index.html"), "<body>hi</body>");
+    write(&dir.path().join("css/app.css"), "a{}");
+    write(&dir.path().join("js/app.js"), "1");
+    for n in 0..30 {
+        // node_modules is a default ignore; vendor is ignored by the flag.
+        std::fs::create_dir_all(dir.path().join(format!("node_modules/pkg{n}/lib")))
+            .expect("mkdir");
+        std::fs::create_dir_all(dir.path().join(format!("vendor/lib{n}"))).expect("mkdir");
+    }
+    let server = Binary::serve(
+        &["serve", ".", "--ignore", "vendor", "--port", "0"],
+        dir.path(),
+    );
+    let pid = server.0.id();
+    wait_for_watches(pid, dir.path(), &["", "css", "js"]);
+
+    std::fs::create_dir(dir.path().join("img")).expect("mkdir");
+    wait_for_watches(pid, dir.path(), &["", "css", "js", "img"]);
+
+    for ignored in [
+        "vendor/new",
+        "node_modules/new",
+        "js/node_modules/pkg/lib",
+        "js/vendor/lib",
+    ] {
+        std::fs::create_dir_all(dir.path().join(ignored)).expect("mkdir");
+    }
+    // Made last: once it is watched, the events before it have been handled.
+    std::fs::create_dir(dir.path().join("fonts")).expect("mkdir");
+    wait_for_watches(pid, dir.path(), &["", "css", "js", "img", "fonts"]);
+}

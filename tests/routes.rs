@@ -243,3 +243,31 @@ fn a_missing_favicon_is_204_not_a_console_error() {
     let (code, _, body) = http(server.addr(), &get("/favicon.ico", &[]));
     assert_eq!((code, body.as_str()), (200, "icon"));
 }
+
+#[test]
+fn pings_arrive_every_heartbeat_and_the_client_stays_connected() {
+    let server = TestServer::start(SITE, |c| c.heartbeat_ms = 200);
+    let (mut ws, _) = server.client();
+    // Frames read directly: `next_message` skips pings. tungstenite answers
+    // each ping with a pong on the next read.
+    let listening = Instant::now();
+    let mut pings = 0;
+    while listening.elapsed() < Duration::from_secs(2) {
+        match ws.read() {
+            Ok(tungstenite::Message::Ping(_)) => pings += 1,
+            Ok(other) => panic!("only pings expected from an idle server, got {other:?}"),
+            Err(tungstenite::Error::Io(e))
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(e) => panic!("connection lost after {pings} pings: {e}"),
+        }
+    }
+    // About 10 at 200 ms; a busy machine may delay some.
+    assert!(pings >= 4, "{pings} pings in 2 s with a 200 ms heartbeat");
+    assert_eq!(server.status()["connected_clients"], 1);
+    common::write(&server.path("app.css"), "b{}");
+    assert_eq!(common::next_change(&mut ws)["path"], "app.css");
+    eprintln!("{pings} pings in 2 s with a 200 ms heartbeat");
+}
