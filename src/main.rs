@@ -153,6 +153,7 @@ impl<'a> Args<'a> {
             return Ok(v);
         }
         match self.args.next() {
+            Some(v) if v.is_empty() => Err(Usage(format!("{flag} got an empty value"))),
             Some(v) if !v.starts_with("--") => Ok(v.clone()),
             _ => Err(Usage(format!("{flag} needs a value"))),
         }
@@ -201,6 +202,12 @@ fn serve(args: &[String]) -> Result<ExitCode, Failure> {
             flag if flag.starts_with('-') && flag.len() > 1 => {
                 return Err(Usage(format!("unknown option {flag}")).into());
             }
+            "" => {
+                return Err(Usage(
+                    "the folder to serve is an empty name; use . for this folder".into(),
+                )
+                .into());
+            }
             positional if dir.is_none() => dir = Some(positional.to_string()),
             extra => {
                 return Err(Usage(format!(
@@ -221,17 +228,27 @@ fn serve(args: &[String]) -> Result<ExitCode, Failure> {
         None => Config::default(),
     };
     let cwd = Path::new(".");
+    // The file's values are checked already; a value that fails from here
+    // on came from a flag, which the message must name instead of the file.
+    let mut flagged = Vec::new();
     if !watch.is_empty() {
         config.watch_dirs = watch.iter().map(|w| WatchDir::new(w, cwd)).collect();
+        flagged.push(("watch_dirs", "--watch"));
     }
     if !patterns.is_empty() {
         config.patterns = patterns;
+        flagged.push(("patterns", "--pattern"));
     }
-    config.ignore.extend(ignore);
+    if !ignore.is_empty() {
+        config.ignore.extend(ignore);
+        flagged.push(("ignore", "--ignore"));
+    }
     if let Some(ms) = debounce {
         config.debounce_ms = ms;
         config.max_wait_ms = config.max_wait_ms.max(ms);
+        flagged.push(("debounce_ms", "--debounce"));
     }
+    config.validate().map_err(|e| blame_flag(e, &flagged))?;
     let root = match (dir, &config.root) {
         (Some(dir), _) => PathBuf::from(dir),
         (None, Some(root)) => root.clone(),
@@ -288,9 +305,52 @@ fn load_config(file: &Path) -> Result<Config, Error> {
     })
 }
 
+/// A config error about a key that a flag set, reworded to name the flag.
+fn blame_flag(error: Error, flagged: &[(&str, &'static str)]) -> Error {
+    let Error::Config {
+        key: Some(key),
+        problem,
+        fix,
+        ..
+    } = &error
+    else {
+        return error;
+    };
+    match flagged
+        .iter()
+        .find(|(name, _)| key.strip_prefix("hot_reload.") == Some(name))
+    {
+        Some((_, flag)) => Error::Config {
+            file: PathBuf::from("<command line>"),
+            line: None,
+            column: None,
+            key: Some((*flag).into()),
+            problem: problem.clone(),
+            fix: fix.clone(),
+        },
+        None => error,
+    }
+}
+
+/// Whether `./config.yaml` is ours to read: it has a `hot_reload:` line.
+/// Read as bytes, so a file that is ours but broken (not UTF-8, say) is
+/// read and its error reported, not skipped.
 fn has_hot_reload_section(file: &Path) -> bool {
-    std::fs::read_to_string(file)
-        .is_ok_and(|text| text.lines().any(|l| l.starts_with("hot_reload:")))
+    match std::fs::read(file) {
+        Ok(bytes) => {
+            let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+            text.split(|&b| b == b'\n')
+                .any(|line| line.starts_with(b"hot_reload:"))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => {
+            log::warn!(
+                "[HotReload] cannot read {} ({e}), so hot reload runs with its defaults; make it readable, or pass --config FILE",
+                file.display()
+            );
+            false
+        }
+    }
 }
 
 fn init(args: &[String]) -> Result<ExitCode, Failure> {

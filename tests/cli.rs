@@ -23,6 +23,31 @@ fn run(args: &[&str], dir: &Path) -> Output {
         .expect("binary runs")
 }
 
+/// Like [`run`] for a command that should refuse to start: a server that
+/// starts after all is stopped and the test fails, instead of hanging.
+fn run_refused(args: &[&str], dir: &Path) -> Output {
+    let mut child = bin()
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary starts");
+    let start = Instant::now();
+    while child.try_wait().expect("try_wait").is_none() {
+        if start.elapsed() > PATIENCE {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("killed");
+            panic!(
+                "{args:?} still running after {PATIENCE:?}: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().expect("exited")
+}
+
 /// A running `hotreload serve`, killed on drop if a test fails midway.
 struct Running {
     child: Child,
@@ -368,6 +393,66 @@ fn bad_config_exits_2_naming_file_line_and_key() {
         Some(2),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_bad_flag_is_blamed_on_the_flag_not_on_the_config_file() {
+    let dir = site();
+    write(
+        &dir.path().join("config.yaml"),
+        "hot_reload:\n  debounce_ms: 100\n",
+    );
+    for (args, names) in [
+        (&["--pattern", "[*.css"][..], &["--pattern", "[*.css"][..]),
+        (&["--ignore", "a[b"], &["--ignore", "a[b"]),
+        (&["--debounce", "70000"], &["--debounce", "60000"]),
+        (&["--watch", ""], &["--watch", "empty"]),
+        (&[""], &["empty", "use ."]),
+    ] {
+        let out = run_refused(&[args, &["--port", "0"]].concat(), dir.path());
+        let all = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {all}");
+        // What comes before is the log line saying config.yaml was read.
+        let err = &all[all.find("error:").expect("an error line")..];
+        assert!(names.iter().all(|n| err.contains(n)), "{args:?}: {err}");
+        assert!(
+            !err.contains("config.yaml"),
+            "{args:?} blamed the file: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_broken_config_yaml_in_the_folder_is_reported_not_skipped() {
+    let dir = site();
+    let config = dir.path().join("config.yaml");
+    // A byte-order mark, as some Windows editors write, and a byte that is
+    // not UTF-8: each is still our file, so its mistake must be reported.
+    for (bytes, says) in [
+        (
+            &b"\xEF\xBB\xBFhot_reload:\n  bogus_key: 1\n"[..],
+            "bogus_key",
+        ),
+        (b"hot_reload:\n  debounce_ms: 100 # caf\xe9\n", "UTF-8"),
+    ] {
+        std::fs::write(&config, bytes).expect("write config.yaml");
+        let out = run_refused(&["--port", "0"], dir.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("config.yaml") && err.contains(says), "{err}");
+    }
+    // One that cannot be read at all may not be ours: serve, but say so.
+    std::fs::remove_file(&config).expect("remove config.yaml");
+    std::fs::create_dir(&config).expect("a folder named config.yaml");
+    let (child, line) = start_piped(bin().args(["--port", "0"]).current_dir(dir.path()));
+    assert!(line.contains("http://127.0.0.1:"), "{line}");
+    sigterm(&child);
+    let out = child.wait_with_output().expect("exits");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot read config.yaml") && err.contains("--config"),
+        "{err}"
     );
 }
 
