@@ -362,6 +362,20 @@ fn init_writes_a_config_that_serve_reads_and_refuses_to_overwrite() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
     assert!(run(&["init", "--force"], dir.path()).status.success());
     hotreload::Config::from_file(dir.path().join("config.yaml")).expect("the template parses");
+
+    // Serving a folder of the project then watches that folder, not the
+    // whole project the config file sits in.
+    write(&dir.path().join("web/index.html"), "<body>hi</body>");
+    let server = serve(&["web", "--port", "0"], dir.path(), &[]);
+    let mut ws = connect(server.addr, None).expect("connect");
+    assert!(next_message(&mut ws, PATIENCE).is_some());
+    write(&dir.path().join("notes.txt"), "not served");
+    write(&dir.path().join("web/app.css"), "h1 {}");
+    let msg = next_change(&mut ws);
+    assert_eq!(
+        changes(&msg),
+        vec![("web/app.css".into(), "created".into())]
+    );
 }
 
 #[test]

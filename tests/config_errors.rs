@@ -208,7 +208,6 @@ fn the_init_template_parses() {
     assert_eq!(
         config,
         Config {
-            watch_dirs: vec![WatchDir::new(".", Path::new("project"))],
             source: Some(file.to_path_buf()),
             ..Config::default()
         }

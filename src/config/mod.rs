@@ -222,16 +222,19 @@ impl Config {
 /// The commented `config.yaml` that `hotreload init` writes.
 ///
 /// Every key of the `hot_reload` section with its default and a one-line
-/// comment; the binary-only keys (`host`, `port`, `root`, `inject`) are
-/// commented out, so parsing it gives [`Config::default`] watching `.`.
+/// comment. `watch_dirs` (whose default is the served folder, which no
+/// value can say) and the binary-only keys (`host`, `port`, `root`,
+/// `inject`) are commented out, so parsing it gives [`Config::default`].
 pub const TEMPLATE: &str = r#"# hotreload settings, written by `hotreload init`; edit freely.
 # Only the `hot_reload` section is read: other top-level sections belong to
 # your application. Every key is optional; delete a line to get its default.
 hot_reload:
   # Master switch; HOT_RELOAD_ENABLED=false in the environment turns it off.
   enabled: true
-  # Folders watched recursively; relative ones start at this file's folder.
-  watch_dirs: ["."]
+  # Folders watched recursively, like ["./web/static", "./personas"]; relative
+  # ones start at this file's folder. Default: the folder `hotreload serve`
+  # serves (for an embedding app, its working folder).
+  # watch_dirs: ["."]
   # Globs a changed file must match, like "*.css" or "js/**/*.js"; [] means every file.
   patterns: []
   # Globs never reported (matching folders are not watched), on top of the default ignores:
@@ -830,11 +833,10 @@ mod tests {
     }
 
     #[test]
-    fn template_parses_to_the_defaults_watching_dot() {
+    fn template_parses_to_the_defaults() {
         let file = Path::new("site/config.yaml");
         let parsed = Config::from_yaml(TEMPLATE, file).unwrap_or_else(|e| panic!("{e}"));
         let want = Config {
-            watch_dirs: vec![WatchDir::new(".", Path::new("site"))],
             source: Some(file.to_path_buf()),
             ..Config::default()
         };
