@@ -471,6 +471,32 @@ fn a_broken_config_yaml_in_the_folder_is_reported_not_skipped() {
 }
 
 #[test]
+fn a_missing_watch_dir_is_reported_with_the_fix_and_watched_once_made() {
+    let dir = site();
+    let (child, line) = start_piped(
+        bin()
+            .args(["--watch", "asets", "--port", "0"])
+            .current_dir(dir.path()),
+    );
+    let server = common::ready_line_addr(&line);
+    let mut ws = connect(server, None).expect("connect");
+    assert!(next_message(&mut ws, PATIENCE).is_some());
+    write(&dir.path().join("asets/app.css"), "h1 {}");
+    let msg = next_change(&mut ws);
+    assert_eq!(
+        changes(&msg),
+        vec![("asets/app.css".into(), "created".into())]
+    );
+    sigterm(&child);
+    let out = child.wait_with_output().expect("exits");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("asets does not exist") && err.contains("fix watch_dirs or --watch"),
+        "{err}"
+    );
+}
+
+#[test]
 fn the_seed_config_example_serves_its_watch_dirs() {
     let dir = tempfile::tempdir().expect("temp dir");
     write(

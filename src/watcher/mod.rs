@@ -484,10 +484,20 @@ impl State {
             .skip(1)
             .find(|a| a.is_dir())
             .map(Path::to_path_buf);
+        let problem = if path.exists() {
+            "is not a folder"
+        } else {
+            "does not exist"
+        };
+        // At startup a missing folder is most often a misspelt name; later
+        // it is a build clearing its output, which needs no advice.
+        let fix = match scan {
+            Scan::Startup => " (if the name is wrong, fix watch_dirs or --watch)",
+            Scan::Rescan | Scan::Appeared(_) => "",
+        };
         log::warn!(
-            "[HotReload] watch dir {} does not exist{}; it will be watched when it appears",
+            "[HotReload] watch dir {} {problem}; it will be watched when it appears{fix}",
             path.display(),
-            if path.exists() { " as a directory" } else { "" }
         );
         if let Some(ancestor) = ancestor {
             self.watch_ancestor(ancestor);
