@@ -260,6 +260,9 @@ fn serve(args: &[String]) -> Result<ExitCode, Failure> {
             .watch_dirs
             .push(WatchDir::new(&root.to_string_lossy(), cwd));
     }
+    for log_file in own_log_files(&config.watch_dirs) {
+        config.ignore.push(log_file);
+    }
     let options = Options {
         root,
         host: host
@@ -303,6 +306,39 @@ fn load_config(file: &Path) -> Result<Config, Error> {
         },
         other => other,
     })
+}
+
+/// Ignore patterns for the files this process logs into (`serve . 2> log`)
+/// that lie in a watched folder: each batch logs a line, which changes a
+/// watched file, which starts the next batch, forever.
+fn own_log_files(watch_dirs: &[WatchDir]) -> Vec<String> {
+    let mut ignore = Vec::new();
+    for fd in [1, 2] {
+        // Linux names an open file's path here; elsewhere this finds nothing.
+        let Ok(target) = std::fs::read_link(format!("/proc/self/fd/{fd}")) else {
+            continue;
+        };
+        if !target.is_file() {
+            continue;
+        }
+        for dir in watch_dirs {
+            let Ok(dir) = dir.path.canonicalize() else {
+                continue;
+            };
+            let Some(rel) = target.strip_prefix(&dir).ok().and_then(Path::to_str) else {
+                continue;
+            };
+            let pattern = glob::Pattern::escape(rel);
+            if !ignore.contains(&pattern) {
+                log::info!(
+                    "[HotReload] not watching {}: this server logs into it",
+                    target.display()
+                );
+                ignore.push(pattern);
+            }
+        }
+    }
+    ignore
 }
 
 /// A config error about a key that a flag set, reworded to name the flag.

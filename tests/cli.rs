@@ -497,6 +497,41 @@ fn a_missing_watch_dir_is_reported_with_the_fix_and_watched_once_made() {
 }
 
 #[test]
+fn a_log_file_inside_the_served_folder_does_not_reload_forever() {
+    let dir = site();
+    // `hotreload serve . 2> server.log`: every batch logs a line into a
+    // watched file, which would be the next batch.
+    let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
+    let mut child = bin()
+        .args([".", "--port", "0"])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("ready line");
+    let result = std::panic::catch_unwind(|| {
+        let mut ws = connect(common::ready_line_addr(&line), None).expect("connect");
+        assert!(next_message(&mut ws, PATIENCE).is_some());
+        write(&dir.path().join("css/app.css"), "h1 { color: blue }");
+        let msg = next_change(&mut ws);
+        assert_eq!(
+            changes(&msg),
+            vec![("css/app.css".into(), "modified".into())]
+        );
+        common::assert_quiet(&mut ws, Duration::from_millis(1500));
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let logged = std::fs::read_to_string(dir.path().join("server.log")).expect("read log");
+    assert!(result.is_ok(), "log:\n{logged}");
+    assert!(logged.contains("not watching"), "{logged}");
+}
+
+#[test]
 fn the_seed_config_example_serves_its_watch_dirs() {
     let dir = tempfile::tempdir().expect("temp dir");
     write(
