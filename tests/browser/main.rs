@@ -186,7 +186,7 @@ fn record_change_and_notice(browser: &mut Browser) {
 fn css_edit_restyles_and_keeps_input_scroll_and_js_state() {
     let Some(site) = site() else { return };
     let mut browser = site.open("/");
-    browser.eval("document.getElementById('field').value = 'typed by a user'; window.scrollTo(0, 400); window.appState = {count: 7}; true");
+    browser.eval("document.getElementById('field').value = 'typed by a user'; window.scrollTo(0, 400); window.appState = {count: 7}; window.links = document.querySelectorAll('link[rel=stylesheet]').length; true");
     assert_eq!(
         browser.eval("getComputedStyle(document.getElementById('title')).color"),
         "rgb(255, 0, 0)"
@@ -207,7 +207,7 @@ fn css_edit_restyles_and_keeps_input_scroll_and_js_state() {
     assert_eq!(browser.eval("sessionStorage.getItem('loads')"), "1");
     // Exactly one stylesheet element per sheet once the swap is done.
     browser.wait_for(
-        "document.querySelectorAll('link[rel=stylesheet]').length === 4",
+        "document.querySelectorAll('link[rel=stylesheet]').length === window.links",
         WAIT,
         "the old link removed",
     );
@@ -569,6 +569,7 @@ fn no_reload_into_an_error_page_while_files_are_missing() {
 fn a_stylesheet_that_fails_to_load_keeps_the_old_one() {
     let Some(site) = site() else { return };
     let mut browser = site.open("/");
+    browser.eval("window.links = document.querySelectorAll('link[rel=stylesheet]').length; true");
     // A FIFO where the file was: the batch says `css`, the server refuses it (403).
     let path = site.dir.path().join("css/a.css");
     std::fs::remove_file(&path).expect("remove");
@@ -579,7 +580,7 @@ fn a_stylesheet_that_fails_to_load_keeps_the_old_one() {
     assert!(status.success());
     browser.wait_for("window.hotReload.status().seq === 1", WAIT, "the css batch");
     browser.wait_for(
-        "document.querySelectorAll('link[rel=stylesheet]').length === 4 && !document.querySelector('[data-hotreload-pending]')",
+        "document.querySelectorAll('link[rel=stylesheet]').length === window.links && !document.querySelector('[data-hotreload-pending]')",
         WAIT,
         "the failed load to be given up",
     );
