@@ -104,6 +104,20 @@ fn start_piped(cmd: &mut Command) -> (Child, String) {
     (child, line)
 }
 
+/// Stops a server started by [`start_piped`] with SIGTERM, checks that it
+/// exits 0 as SIGTERM asks, and returns what it wrote to stderr.
+fn stop_for_stderr(child: Child) -> String {
+    sigterm(&child);
+    let out = child.wait_with_output().expect("exits");
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "exit status after SIGTERM: {err}"
+    );
+    err
+}
+
 fn sigterm(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -461,9 +475,7 @@ fn a_broken_config_yaml_in_the_folder_is_reported_not_skipped() {
     std::fs::create_dir(&config).expect("a folder named config.yaml");
     let (child, line) = start_piped(bin().args(["--port", "0"]).current_dir(dir.path()));
     assert!(line.contains("http://127.0.0.1:"), "{line}");
-    sigterm(&child);
-    let out = child.wait_with_output().expect("exits");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stop_for_stderr(child);
     assert!(
         err.contains("cannot read config.yaml") && err.contains("--config"),
         "{err}"
@@ -487,9 +499,7 @@ fn a_missing_watch_dir_is_reported_with_the_fix_and_watched_once_made() {
         changes(&msg),
         vec![("asets/app.css".into(), "created".into())]
     );
-    sigterm(&child);
-    let out = child.wait_with_output().expect("exits");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stop_for_stderr(child);
     assert!(
         err.contains("asets does not exist") && err.contains("fix watch_dirs or --watch"),
         "{err}"
@@ -699,16 +709,11 @@ fn binding_beyond_loopback_warns_that_the_network_can_read_the_files() {
         line.contains("http://127.0.0.1:"),
         "a browser can open the printed URL: {line}"
     );
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let out = child.wait_with_output().expect("exits");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stop_for_stderr(child);
     assert!(
         err.contains("other machines on your network can read these files"),
         "{err}"
     );
-    assert_eq!(out.status.code(), Some(0));
 }
 
 #[test]
@@ -755,17 +760,12 @@ fn an_unreadable_folder_is_reported_with_the_fix_and_the_rest_keeps_working() {
         changes(&next_change(&mut ws)),
         vec![("css/app.css".into(), "modified".into())]
     );
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let out = child.wait_with_output().expect("exits");
+    let err = stop_for_stderr(child);
     everyone(&dir.path().join("locked"), 0o755);
-    let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("locked") && err.contains("Permission denied"),
         "no word of the unreadable folder: {err}"
     );
-    assert_eq!(out.status.code(), Some(0), "{err}");
 }
 
 /// `sh -c 'ulimit -n LIMIT && exec hotreload ARGS...'` in `dir`.
@@ -818,14 +818,11 @@ fn a_low_open_file_limit_turns_extra_clients_away_and_the_server_stays_up() {
     assert_eq!(code, 200, "{page}");
     assert!(page.contains("<h1>hi</h1>"), "{page}");
 
-    sigterm(&child);
-    let out = child.wait_with_output().expect("exits");
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = stop_for_stderr(child);
     assert!(
         err.contains("max_clients is lowered from 1024 to 18") && err.contains("ulimit -n 2112"),
         "the warning says what was done and how to allow more: {err}"
     );
-    assert_eq!(out.status.code(), Some(0), "{err}");
 }
 
 #[test]
