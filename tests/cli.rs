@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, changes, connect, next_change, next_message, write};
+use common::{PATIENCE, changes, connect, next_change, next_message, serve, write};
 
 fn bin() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotreload"));
@@ -46,47 +46,6 @@ fn run_refused(args: &[&str], dir: &Path) -> Output {
         std::thread::sleep(Duration::from_millis(20));
     }
     child.wait_with_output().expect("exited")
-}
-
-/// A running `hotreload serve`, killed on drop if a test fails midway.
-struct Running {
-    child: Child,
-    url: String,
-    addr: std::net::SocketAddr,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts the binary with `args` in `dir` and waits for its ready line.
-fn serve(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Running {
-    let mut child = bin()
-        .args(args)
-        .current_dir(dir)
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("a ready line");
-    let start = line
-        .find("http://")
-        .unwrap_or_else(|| panic!("no URL in ready line {line:?}"));
-    let url = line[start..].trim().to_string();
-    let addr = url
-        .trim_start_matches("http://")
-        .trim_end_matches('/')
-        .parse()
-        .expect("URL has host:port");
-    Running { child, url, addr }
 }
 
 /// Starts `cmd` with stdout and stderr piped; returns it and the first line

@@ -359,38 +359,6 @@ fn a_symlink_loop_neither_hangs_the_scan_nor_stops_the_watcher() {
     );
 }
 
-/// `hotreload ARGS` run in a folder as a child process, killed on drop.
-struct Binary(std::process::Child);
-
-impl Binary {
-    /// Starts it in `dir` and waits for its ready line.
-    fn serve(args: &[&str], dir: &std::path::Path) -> Binary {
-        use std::io::BufRead;
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_hotreload"))
-            .args(args)
-            .current_dir(dir)
-            .env_remove("HOT_RELOAD_ENABLED")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("binary starts");
-        let mut running = Binary(child);
-        let mut line = String::new();
-        std::io::BufReader::new(running.0.stdout.take().expect("piped stdout"))
-            .read_line(&mut line)
-            .expect("a ready line");
-        common::ready_line_addr(&line);
-        running
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The inodes of the directories a process's one inotify instance watches,
 /// sorted: the `ino:` of each `inotify wd:` line in /proc/PID/fdinfo/FD.
 fn watched_inodes(pid: u32) -> Vec<u64> {
@@ -473,11 +441,12 @@ fn ignored_folders_are_never_watched_even_when_made_later() {
             .expect("mkdir");
         std::fs::create_dir_all(dir.path().join(format!("vendor/lib{n}"))).expect("mkdir");
     }
-    let server = Binary::serve(
+    let server = common::serve(
         &["serve", ".", "--ignore", "vendor", "--port", "0"],
         dir.path(),
+        &[],
     );
-    let pid = server.0.id();
+    let pid = server.child.id();
     wait_for_watches(pid, dir.path(), &["", "css", "js"]);
 
     std::fs::create_dir(dir.path().join("img")).expect("mkdir");

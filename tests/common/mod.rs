@@ -5,9 +5,10 @@
     reason = "each test file uses a different part of this module"
 )]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hotreload::Config;
@@ -236,6 +237,45 @@ pub fn get(path: &str, headers: &[&str]) -> String {
     }
     request.push_str("\r\n");
     request
+}
+
+/// A running `hotreload` binary, killed on drop if a test fails midway.
+pub struct Running {
+    pub child: Child,
+    /// `http://HOST:PORT/`, as its ready line prints it.
+    pub url: String,
+    pub addr: SocketAddr,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary with `args` and `env` (but never the caller's
+/// `HOT_RELOAD_ENABLED`) in `dir`, and waits for its ready line.
+pub fn serve(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Running {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hotreload"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("HOT_RELOAD_ENABLED")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("a ready line");
+    let addr = ready_line_addr(&line);
+    Running {
+        child,
+        url: format!("http://{addr}/"),
+        addr,
+    }
 }
 
 /// The `host:port` in the binary's ready line (`... at http://127.0.0.1:PORT/`).
