@@ -7,13 +7,7 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, changes, connect, next_change, next_message, serve, write};
-
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotreload"));
-    cmd.env_remove("HOT_RELOAD_ENABLED");
-    cmd
-}
+use common::{PATIENCE, bin, changes, connect, next_change, next_message, serve, write};
 
 fn run(args: &[&str], dir: &Path) -> Output {
     bin()
@@ -51,16 +45,7 @@ fn run_refused(args: &[&str], dir: &Path) -> Output {
 /// Starts `cmd` with stdout and stderr piped; returns it and the first line
 /// it prints (the ready line). Its stderr is read once it has exited.
 fn start_piped(cmd: &mut Command) -> (Child, String) {
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready line");
-    (child, line)
+    common::start_ready(cmd.stderr(Stdio::piped()))
 }
 
 /// Stops a server started by [`start_piped`] with SIGTERM, checks that it
@@ -471,17 +456,12 @@ fn a_log_file_inside_the_served_folder_does_not_reload_forever() {
     // `hotreload serve . 2> server.log`: every batch logs a line into a
     // watched file, which would be the next batch.
     let log = std::fs::File::create(dir.path().join("server.log")).expect("log file");
-    let mut child = bin()
-        .args([".", "--port", "0"])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .expect("binary starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready line");
+    let (mut child, line) = common::start_ready(
+        bin()
+            .args([".", "--port", "0"])
+            .current_dir(dir.path())
+            .stderr(log),
+    );
     let result = std::panic::catch_unwind(|| {
         let mut ws = connect(common::ready_line_addr(&line), None).expect("connect");
         assert!(next_message(&mut ws, PATIENCE).is_some());

@@ -6,7 +6,6 @@ mod cdp;
 #[path = "../common/mod.rs"]
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
@@ -76,18 +75,12 @@ fn copy_tree(from: &Path, to: &Path) {
 
 impl Site {
     fn start_server(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_hotreload"))
-            .args(["serve", ".", "--port", &self.port.to_string(), "-q"])
-            .current_dir(self.dir.path())
-            .env_remove("HOT_RELOAD_ENABLED")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("hotreload starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
+        let (child, line) = common::start_ready(
+            common::bin()
+                .args(["serve", ".", "--port", &self.port.to_string(), "-q"])
+                .current_dir(self.dir.path())
+                .stderr(Stdio::inherit()),
+        );
         assert!(
             line.contains(&format!(":{}/", self.port)),
             "ready line {line:?}"

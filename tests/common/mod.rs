@@ -254,22 +254,34 @@ impl Drop for Running {
     }
 }
 
-/// Starts the binary with `args` and `env` (but never the caller's
-/// `HOT_RELOAD_ENABLED`) in `dir`, and waits for its ready line.
-pub fn serve(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Running {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hotreload"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("HOT_RELOAD_ENABLED")
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("binary starts");
+/// The `hotreload` binary, without the caller's `HOT_RELOAD_ENABLED`.
+pub fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hotreload"));
+    cmd.env_remove("HOT_RELOAD_ENABLED");
+    cmd
+}
+
+/// Starts `cmd` with stdout piped (stderr is the caller's choice) and
+/// returns it with the first line it prints, the ready line.
+pub fn start_ready(cmd: &mut Command) -> (Child, String) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("binary starts");
     let mut line = String::new();
     BufReader::new(child.stdout.take().expect("piped stdout"))
         .read_line(&mut line)
         .expect("a ready line");
+    (child, line)
+}
+
+/// Starts the binary with `args` and `env` in `dir`, and waits for its
+/// ready line.
+pub fn serve(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Running {
+    let (child, line) = start_ready(
+        bin()
+            .args(args)
+            .current_dir(dir)
+            .envs(env.iter().copied())
+            .stderr(Stdio::null()),
+    );
     let addr = ready_line_addr(&line);
     Running {
         child,
