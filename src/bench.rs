@@ -451,8 +451,8 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<Report, 
         .iter()
         .copied()
         .chain([options.idle_clients]);
-    if let (Some(most), Some(limit)) = (most.max(), crate::client::open_file_limit()) {
-        let need = crate::client::files_needed(most);
+    if let (Some(most), Some(limit)) = (most.max(), crate::http::open_file_limit()) {
+        let need = crate::manager::files_needed(most);
         if limit < need {
             return Err(bench_error(
                 format!(

@@ -104,6 +104,8 @@ pub mod bench;
 mod client;
 pub mod config;
 mod error;
+pub mod http;
+mod hub;
 mod manager;
 pub mod protocol;
 pub mod serve;

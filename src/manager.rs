@@ -9,8 +9,8 @@ use std::time::{Duration, SystemTime};
 use crossbeam_channel::Receiver;
 
 use crate::Error;
-use crate::client::{self, Hub, Settings};
 use crate::config::{Config, WatchDir};
+use crate::hub::{Hub, Settings};
 use crate::protocol::{Change, ChangeBatch, Operation};
 use crate::server::{Server, WS_PATH};
 use crate::watcher::Watcher;
@@ -53,14 +53,14 @@ impl Manager {
         if config.watch_dirs.is_empty() {
             config.watch_dirs.push(WatchDir::new(".", Path::new(".")));
         }
-        if let Some(limit) = client::open_file_limit() {
-            let fit = client::clients_within(limit).max(1);
+        if let Some(limit) = crate::http::open_file_limit() {
+            let fit = clients_within(limit).max(1);
             if fit < config.max_clients {
                 log::warn!(
                     "[HotReload] this process may open only {limit} files, enough for {fit} WebSocket clients; max_clients is lowered from {} to {fit}. To allow {} clients, raise the limit before starting, e.g. `ulimit -n {}`",
                     config.max_clients,
                     config.max_clients,
-                    client::files_needed(config.max_clients),
+                    files_needed(config.max_clients),
                 );
                 config.max_clients = fit;
             }
@@ -153,6 +153,26 @@ impl Drop for Manager {
             log::error!("[HotReload] {e}");
         }
     }
+}
+
+/// Open files each WebSocket client costs the process: tiny_http keeps a
+/// reading and a writing handle of every connection.
+const FILES_PER_CLIENT: u64 = 2;
+
+/// Open files kept for everything else: the listener, the watcher, files
+/// being served and browsers' page connections.
+const FILES_RESERVED: u64 = 64;
+
+/// Open files `clients` WebSocket clients need, with the reserve.
+pub(crate) fn files_needed(clients: usize) -> u64 {
+    clients as u64 * FILES_PER_CLIENT + FILES_RESERVED
+}
+
+/// How many clients fit under the open-file limit `limit`. The listener
+/// survives running out (see [`crate::http`]), but a browser is better
+/// told 503 than left waiting in the kernel's queue.
+fn clients_within(limit: u64) -> usize {
+    (limit.saturating_sub(FILES_RESERVED) / FILES_PER_CLIENT) as usize
 }
 
 /// Eight hex digits, new at every start, so a browser can tell a restart.

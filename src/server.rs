@@ -10,8 +10,9 @@ use tiny_http::{Header, Method, Request, Response, StatusCode};
 use tungstenite::WebSocket;
 use tungstenite::protocol::Role;
 
-use crate::client::{self, Hub, Refused};
+use crate::client;
 use crate::config::Config;
+use crate::hub::{Hub, Refused};
 use crate::protocol::push_json_str;
 
 /// The WebSocket endpoint.
@@ -38,6 +39,7 @@ struct Inner {
     debounce_ms: u64,
     max_clients: usize,
     allowed_origins: Vec<String>,
+    hosts: Hosts,
     started: Instant,
 }
 
@@ -66,6 +68,7 @@ impl Server {
                     .iter()
                     .map(|o| normalize_origin(o))
                     .collect(),
+                hosts: Hosts::new(config.host.as_deref(), &config.allowed_hosts),
                 started: Instant::now(),
             }),
         }
@@ -95,13 +98,54 @@ impl Server {
             return Some(request);
         }
         let path = request.url().split(['?', '#']).next().unwrap_or("");
-        match path {
-            WS_PATH => self.handle_websocket(request),
-            STATUS_PATH => self.handle_status(request),
-            CLIENT_PATH => self.handle_client_script(request),
+        let route = match path {
+            WS_PATH => Server::handle_websocket,
+            STATUS_PATH => Server::handle_status,
+            CLIENT_PATH => Server::handle_client_script,
             _ => return Some(request),
+        };
+        if let Some(request) = self.guard(request) {
+            route(self, request);
         }
         None
+    }
+
+    /// Answers a request that no route should see, and hands the rest back:
+    /// a head of more than [`MAX_HEADERS`] headers or [`MAX_HEAD_BYTES`]
+    /// gets 431; a `Host` that is not allowed gets 403 (SPEC.md section 4:
+    /// a page on another site whose name was rebound to this machine's
+    /// address must not read it). [`handle`](Self::handle) applies it to the
+    /// hot-reload routes; the binary applies it to every request, and an
+    /// application can to its own.
+    ///
+    /// Allowed hosts: loopback names (`localhost`, `*.localhost`), any IP
+    /// address, the name the binary was bound to (`host`), and
+    /// `allowed_hosts` (a leading `.` allows every subdomain; `all` turns
+    /// the check off).
+    pub fn guard(&self, request: Request) -> Option<Request> {
+        if let Some(why) = oversized(&request) {
+            respond(request, text(431, &why));
+            return None;
+        }
+        let host = header_value(&request, "Host");
+        if !self.inner.hosts.allow(host.as_deref()) {
+            let shown = host.unwrap_or_default();
+            log::warn!(
+                "[HotReload] refused a request for host {shown:?} (add it to allowed_hosts, or pass --allow-host, to let it in)"
+            );
+            respond(
+                request,
+                text(
+                    403,
+                    &format!(
+                        "host {shown:?} is not allowed here (a guard against DNS rebinding); add it to hot_reload.allowed_hosts or pass --allow-host {}",
+                        host_name(&shown)
+                    ),
+                ),
+            );
+            return None;
+        }
+        Some(request)
     }
 
     /// `GET /ws/hotreload`: checks the upgrade, the origin and the client
@@ -342,23 +386,114 @@ fn is_websocket_key(key: &str) -> bool {
         && b[22..] == *b"=="
 }
 
+/// At most this many request headers; more get 431.
+pub const MAX_HEADERS: usize = 100;
+
+/// At most this many bytes of request line and headers; more get 431.
+///
+/// tiny_http reads a whole request head before handing it over, so this
+/// bounds what reaches a route, not what tiny_http buffers: its read
+/// timeout ends a head that trickles, but one sent fast is read whole.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Why a request head is over the limits, if it is.
+fn oversized(request: &Request) -> Option<String> {
+    let headers = request.headers();
+    let bytes = request.url().len()
+        + headers
+            .iter()
+            .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
+            .sum::<usize>();
+    if headers.len() > MAX_HEADERS {
+        Some(format!(
+            "request header fields too large: {} headers, at most {MAX_HEADERS} are read",
+            headers.len()
+        ))
+    } else if bytes > MAX_HEAD_BYTES {
+        Some(format!(
+            "request header fields too large: {} KiB, at most {} KiB are read",
+            bytes / 1024,
+            MAX_HEAD_BYTES / 1024
+        ))
+    } else {
+        None
+    }
+}
+
+/// The host names a request may name in its `Host` header.
+struct Hosts {
+    /// `all` was listed: no check.
+    any: bool,
+    /// Lowercased names; a leading `.` matches subdomains too.
+    names: Vec<String>,
+}
+
+impl Hosts {
+    fn new(bound: Option<&str>, allowed: &[String]) -> Hosts {
+        let any = allowed.iter().any(|h| h.trim().eq_ignore_ascii_case("all"));
+        let names = bound
+            .into_iter()
+            .chain(allowed.iter().map(String::as_str))
+            .map(|h| {
+                let h = h.trim();
+                match h.strip_prefix('.') {
+                    Some(domain) => format!(".{}", host_name(domain)),
+                    None => host_name(h),
+                }
+            })
+            .filter(|h| !h.is_empty() && h != ".")
+            .collect();
+        Hosts { any, names }
+    }
+
+    /// SPEC.md section 4. No `Host` at all is not a browser (HTTP/1.0 tools).
+    fn allow(&self, host: Option<&str>) -> bool {
+        let Some(host) = host.filter(|h| !h.trim().is_empty()) else {
+            return true;
+        };
+        if self.any {
+            return true;
+        }
+        let name = host_name(host);
+        name == "localhost"
+            || name.ends_with(".localhost")
+            || name.parse::<std::net::IpAddr>().is_ok()
+            || self
+                .names
+                .iter()
+                .any(|allowed| match allowed.strip_prefix('.') {
+                    Some(domain) => name == domain || name.ends_with(allowed.as_str()),
+                    None => name == *allowed,
+                })
+    }
+}
+
 /// Lowercases and drops a trailing `/`, so `http://Example.com:3000/` and
 /// `http://example.com:3000` compare equal.
 fn normalize_origin(origin: &str) -> String {
     origin.trim().trim_end_matches('/').to_ascii_lowercase()
 }
 
-/// The host name of `host[:port]`, with the loopback names folded into one.
+/// The host name of `host[:port]` or `[v6]:port`, lowercased, without a
+/// trailing dot.
 fn host_name(authority: &str) -> String {
     let authority = authority.trim().to_ascii_lowercase();
     let host = if let Some(rest) = authority.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("").to_string()
+        rest.split(']').next().unwrap_or("")
+    } else if authority.matches(':').count() > 1 {
+        // A bare IPv6 address has no port.
+        authority.as_str()
     } else {
         authority
             .rsplit_once(':')
             .map_or(authority.as_str(), |(h, _)| h)
-            .to_string()
     };
+    host.trim_end_matches('.').to_string()
+}
+
+/// [`host_name`] with the loopback names folded into one, for comparing origins.
+fn same_host(authority: &str) -> String {
+    let host = host_name(authority);
     match host.as_str() {
         "localhost" | "127.0.0.1" | "::1" => "localhost".to_string(),
         _ => host,
@@ -381,7 +516,7 @@ pub(crate) fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: 
     };
     let authority = authority.split('/').next().unwrap_or("");
     match host {
-        Some(host) => !authority.is_empty() && host_name(authority) == host_name(host),
+        Some(host) => !authority.is_empty() && same_host(authority) == same_host(host),
         None => false,
     }
 }
@@ -438,6 +573,44 @@ mod tests {
             );
         }
         assert!(!origin_allowed(Some("null"), Some("localhost"), &[]));
+    }
+
+    #[test]
+    fn hosts() {
+        let hosts = Hosts::new(
+            Some("devbox"),
+            &["app.test".to_string(), ".preview.test".to_string()],
+        );
+        // (Host header, allowed?)
+        let rows: &[(Option<&str>, bool)] = &[
+            (None, true),
+            (Some(""), true),
+            (Some("localhost"), true),
+            (Some("LOCALHOST:8080"), true),
+            (Some("localhost."), true),
+            (Some("app.localhost:3000"), true),
+            (Some("127.0.0.1:8080"), true),
+            (Some("127.8.9.10"), true),
+            (Some("[::1]:8080"), true),
+            (Some("192.168.1.20:8080"), true),
+            (Some("[fe80::1]:8080"), true),
+            (Some("devbox:8080"), true),
+            (Some("app.test"), true),
+            (Some("app.test:9000"), true),
+            (Some("preview.test"), true),
+            (Some("a.b.preview.test"), true),
+            (Some("evil.example"), false),
+            (Some("evil.example:8080"), false),
+            (Some("localhost.evil.example"), false),
+            (Some("127.0.0.1.nip.io"), false),
+            (Some("notpreview.test"), false),
+            (Some("app.test.evil"), false),
+        ];
+        for (host, want) in rows {
+            assert_eq!(hosts.allow(*host), *want, "Host {host:?}");
+        }
+        assert!(Hosts::new(None, &["ALL".to_string()]).allow(Some("evil.example")));
+        assert!(!Hosts::new(None, &[]).allow(Some("devbox")));
     }
 
     #[test]

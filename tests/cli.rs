@@ -729,7 +729,7 @@ fn a_low_open_file_limit_turns_extra_clients_away_and_the_server_stays_up() {
     let status = |addr| {
         common::http(
             addr,
-            "GET /api/v1/hotreload/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "GET /api/v1/hotreload/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
         )
     };
     let (code, _, body) = status(addr);

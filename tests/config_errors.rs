@@ -171,6 +171,7 @@ fn every_key_is_read() {
             ]
             .map(String::from)
             .to_vec(),
+            allowed_hosts: Vec::new(),
             host: Some("0.0.0.0".into()),
             port: Some(9000),
             root: Some(base.join("./public")),

@@ -79,6 +79,9 @@ pub struct Config {
     pub max_clients: usize,
     /// Extra page origins (`http://host:port` or `null`) allowed to connect. Default none.
     pub allowed_origins: Vec<String>,
+    /// Extra host names allowed in the `Host` header (the DNS-rebinding
+    /// check of SPEC.md section 4); `all` turns the check off. Default none.
+    pub allowed_hosts: Vec<String>,
     /// Binary only: address to listen on. Default `127.0.0.1`.
     pub host: Option<String>,
     /// Binary only: port to listen on (0 picks a free one). Default 8080.
@@ -104,6 +107,7 @@ impl Default for Config {
             heartbeat_ms: 5000,
             max_clients: 1024,
             allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
             host: None,
             port: None,
             root: None,
@@ -164,6 +168,7 @@ impl Config {
                 .into_iter()
                 .map(|o| o.unwrap_or_else(|| "null".into()))
                 .collect(),
+            allowed_hosts: Vec::new(),
             host: raw.host,
             port: raw.port,
             root: raw.root.map(|r| {

@@ -900,7 +900,7 @@ mod tests {
     #[test]
     fn respond_head_has_no_body() {
         let (_dir, files) = site();
-        let raw = "HEAD /css/style.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        let raw = "HEAD /css/style.css HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
         let (status, headers, body) = exchange(files, raw);
         assert!(status.starts_with("HTTP/1.1 200"), "{status}");
         assert_eq!(
@@ -913,7 +913,8 @@ mod tests {
 
     #[test]
     fn respond_errors() {
-        let post = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let post =
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
         let cases = [
             (post.to_string(), "405", "Method Not Allowed"),
             (get("/nope.css?x=1"), "404", "404 Not Found: /nope.css\n"),

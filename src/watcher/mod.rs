@@ -22,8 +22,8 @@ use notify::RecursiveMode;
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
 
 use crate::Error;
-use crate::client::Hub;
 use crate::config::{Config, WatchDir};
+use crate::hub::Hub;
 use crate::protocol::Change;
 use debounce::{Debouncer, Pending};
 use patterns::{Patterns, rel_string};
@@ -705,7 +705,7 @@ mod faults {
     use notify::{EventHandler, RecommendedWatcher, RecursiveMode, WatcherKind};
 
     use super::*;
-    use crate::client::{Hub, Settings};
+    use crate::hub::{Hub, Settings};
 
     /// The real inotify watcher, except that watches on `refused` fail the
     /// way the kernel fails them when `fs.inotify.max_user_watches` is reached.

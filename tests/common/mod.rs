@@ -71,7 +71,7 @@ impl TestServer {
     pub fn status(&self) -> Value {
         let (code, _, body) = http(
             self.addr(),
-            "GET /api/v1/hotreload/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "GET /api/v1/hotreload/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
         );
         assert_eq!(code, 200, "{body}");
         serde_json::from_str(&body).expect("status is JSON")

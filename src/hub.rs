@@ -1,0 +1,300 @@
+//! The hub: who is connected, the batch numbering, the fan-out to every
+//! client's bounded channel and to Rust subscribers, and the status snapshot.
+//!
+//! [`Hub::broadcast`] serialises a batch once and `try_send`s it to every
+//! client's channel: it never blocks on a client. A client whose channel is
+//! full is dropped; on reconnecting it sees a higher `seq` and reloads, so
+//! no reload is lost. Each client's thread ([`crate::client`]) is started
+//! here and joined by [`Hub::close`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
+use tungstenite::{Message, Utf8Bytes};
+
+use crate::client::{self, Doorbell, Socket};
+use crate::protocol::{self, Change, ChangeBatch};
+
+/// How long `close()` waits for client threads to send their close frames.
+pub(crate) const SHUTDOWN_WAIT: Duration = Duration::from_millis(700);
+
+/// Why a client was not taken.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// `max_clients` are connected already.
+    Full,
+    /// The hub is closed (the manager is shutting down).
+    Closed,
+    /// The operating system would not start a thread.
+    NoThread,
+}
+
+/// Per-client settings taken from the config.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Settings {
+    pub buffer: usize,
+    pub heartbeat: Duration,
+    pub max_clients: usize,
+}
+
+/// The last batch, as the status route shows it.
+#[derive(Debug, Clone)]
+pub(crate) struct Snapshot {
+    pub clients: usize,
+    pub seq: u64,
+    pub last: Option<ChangeBatch>,
+}
+
+/// Every connected client and Rust subscriber, and the batch counter.
+pub(crate) struct Hub {
+    settings: Settings,
+    server_id: String,
+    state: Mutex<State>,
+    /// Disconnects when every client thread has ended (each holds a sender).
+    all_ended: Receiver<()>,
+    /// Rung after a batch is queued and when closing.
+    doorbell: Doorbell,
+}
+
+struct State {
+    seq: u64,
+    last: Option<ChangeBatch>,
+    next_id: u64,
+    /// Each connected client's channel.
+    clients: HashMap<u64, Sender<Message>>,
+    /// Every client thread not yet joined, connected or not.
+    threads: HashMap<u64, JoinHandle<()>>,
+    subscribers: Vec<Sender<ChangeBatch>>,
+    /// Cloned into each client thread; `None` once closed.
+    alive: Option<Sender<()>>,
+}
+
+impl Hub {
+    pub(crate) fn new(settings: Settings, server_id: String) -> Hub {
+        let (alive, all_ended) = bounded(0);
+        Hub {
+            settings,
+            server_id,
+            state: Mutex::new(State {
+                seq: 0,
+                last: None,
+                next_id: 1,
+                clients: HashMap::new(),
+                threads: HashMap::new(),
+                subscribers: Vec::new(),
+                alive: Some(alive),
+            }),
+            all_ended,
+            doorbell: Doorbell::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind; keep serving.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn server_id(&self) -> &str {
+        &self.server_id
+    }
+
+    /// Would a new client be taken now?
+    pub(crate) fn has_room(&self) -> Result<(), Refused> {
+        let state = self.lock();
+        if state.alive.is_none() {
+            Err(Refused::Closed)
+        } else if state.clients.len() >= self.settings.max_clients {
+            Err(Refused::Full)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Takes an upgraded socket: queues `connected` and starts its thread.
+    pub(crate) fn connect(self: &Arc<Self>, socket: Socket) -> Result<u64, (Refused, Socket)> {
+        let mut state = self.lock();
+        let Some(alive) = state.alive.clone() else {
+            return Err((Refused::Closed, socket));
+        };
+        if state.clients.len() >= self.settings.max_clients {
+            return Err((Refused::Full, socket));
+        }
+        state.threads.retain(|_, t| !t.is_finished());
+        let id = state.next_id;
+        state.next_id += 1;
+        // One more place than the buffer, for `connected`: the buffer counts
+        // batches, so `client_buffer: 1` takes one before the client is stalled.
+        let (tx, rx) = bounded(self.settings.buffer.max(1) + 1);
+        // The channel is new and has room, so this cannot fail. Under the
+        // lock, so `connected.seq` and the first batch the client gets agree.
+        let hello = protocol::connected_message(&self.server_id, state.seq);
+        let _ = tx.try_send(Message::Text(Utf8Bytes::from(hello)));
+        let hub = Arc::clone(self);
+        let heartbeat = self.settings.heartbeat;
+        // The socket goes to the thread only once it runs, so that a failed
+        // spawn leaves it here and the caller can still answer the browser.
+        let (start, started) = bounded::<Socket>(1);
+        let spawned = thread::Builder::new()
+            .name(format!("hotreload-client-{id}"))
+            .stack_size(client::STACK)
+            .spawn(move || {
+                // Dropped as the thread ends: `close` counts on that.
+                let _alive = alive;
+                let Ok(socket) = started.recv() else { return };
+                let why = client::run(socket, &rx, heartbeat, &hub.doorbell);
+                log::debug!("[HotReload] client {id}: {why}");
+                hub.forget(id);
+            });
+        match spawned {
+            Ok(thread) => {
+                // The thread waits on `started`, so the send cannot fail.
+                let _ = start.send(socket);
+                state.clients.insert(id, tx);
+                state.threads.insert(id, thread);
+                log::debug!(
+                    "[HotReload] client {id} connected ({} now)",
+                    state.clients.len()
+                );
+                Ok(id)
+            }
+            Err(e) => {
+                log::error!("[HotReload] cannot start a thread for a client: {e}");
+                Err((Refused::NoThread, socket))
+            }
+        }
+    }
+
+    /// Numbers the batch, sends it to every client and subscriber without
+    /// waiting on any, and remembers it for the status route.
+    pub(crate) fn broadcast(&self, changes: Vec<Change>) -> Option<ChangeBatch> {
+        let started = Instant::now();
+        let mut state = self.lock();
+        state.alive.as_ref()?;
+        state.seq += 1;
+        let batch = ChangeBatch {
+            seq: state.seq,
+            timestamp: protocol::unix_now(),
+            changes,
+        };
+        let text = Message::Text(Utf8Bytes::from(protocol::file_changed_message(&batch)));
+        let mut stalled = Vec::new();
+        state
+            .clients
+            .retain(|id, queue| match queue.try_send(text.clone()) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    stalled.push(*id);
+                    false
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            });
+        state.subscribers.retain(|s| s.send(batch.clone()).is_ok());
+        state.last = Some(batch.clone());
+        let clients = state.clients.len();
+        drop(state);
+        // Outside the lock: woken threads take the CPU from this one, and the
+        // status route and disconnecting clients need the lock meanwhile.
+        self.doorbell.ring();
+        for id in stalled {
+            log::warn!(
+                "[HotReload] client {id} stopped reading ({} messages queued); dropped it, it reloads when it reconnects",
+                self.settings.buffer
+            );
+        }
+        log::info!(
+            "[HotReload] #{} {}: {} -> {} client{} ({:.1} ms)",
+            batch.seq,
+            batch.action().as_str(),
+            describe(&batch.changes),
+            clients,
+            if clients == 1 { "" } else { "s" },
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+        Some(batch)
+    }
+
+    /// A channel that gets every batch from now on (none once closed).
+    pub(crate) fn subscribe(&self) -> Receiver<ChangeBatch> {
+        let (tx, rx) = unbounded();
+        let mut state = self.lock();
+        if state.alive.is_some() {
+            state.subscribers.push(tx);
+        }
+        rx
+    }
+
+    pub(crate) fn snapshot(&self) -> Snapshot {
+        let state = self.lock();
+        Snapshot {
+            clients: state.clients.len(),
+            seq: state.seq,
+            last: state.last.clone(),
+        }
+    }
+
+    /// A client thread ended: it no longer counts as connected.
+    fn forget(&self, id: u64) {
+        let mut state = self.lock();
+        if state.clients.remove(&id).is_some() {
+            log::debug!(
+                "[HotReload] client {id} disconnected ({} left)",
+                state.clients.len()
+            );
+        }
+    }
+
+    /// Sends every client a close frame (1001), ends subscriptions, and joins
+    /// the client threads, waiting at most [`SHUTDOWN_WAIT`]. Returns how
+    /// many threads were left running (their sockets would not take a write).
+    pub(crate) fn close(&self) -> usize {
+        let threads = {
+            let mut state = self.lock();
+            state.alive = None;
+            state.clients.clear();
+            state.subscribers.clear();
+            std::mem::take(&mut state.threads)
+        };
+        // Their channels are gone; wake them to see it and say goodbye.
+        self.doorbell.ring();
+        // Every thread holds an `alive` sender and drops it as it returns:
+        // disconnected means every thread is done with its socket, and
+        // joining them cannot block.
+        let all_done = matches!(
+            self.all_ended.recv_deadline(Instant::now() + SHUTDOWN_WAIT),
+            Err(crossbeam_channel::RecvTimeoutError::Disconnected)
+        );
+        let mut stuck = 0;
+        for (id, thread) in threads {
+            if all_done || thread.is_finished() {
+                if thread.join().is_err() {
+                    log::error!("[HotReload] client thread {id} panicked");
+                }
+            } else {
+                log::warn!(
+                    "[HotReload] client {id} did not take its close frame in time; leaving its thread"
+                );
+                stuck += 1;
+            }
+        }
+        stuck
+    }
+}
+
+/// `a.css modified` or `a.css modified and 3 more`.
+fn describe(changes: &[Change]) -> String {
+    match changes {
+        [] => "manual reload".to_string(),
+        [one] => format!("{} {}", one.path, one.operation.as_str()),
+        [first, rest @ ..] => format!(
+            "{} {} and {} more",
+            first.path,
+            first.operation.as_str(),
+            rest.len()
+        ),
+    }
+}
