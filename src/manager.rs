@@ -4,6 +4,7 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 use std::sync::Arc;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::Receiver;
@@ -26,6 +27,8 @@ pub struct Manager {
     server: Server,
     hub: Option<Arc<Hub>>,
     watcher: Option<Watcher>,
+    /// Hands the watcher's batches to the hub.
+    fanout: Option<JoinHandle<()>>,
 }
 
 impl Manager {
@@ -48,6 +51,7 @@ impl Manager {
                 server,
                 hub: None,
                 watcher: None,
+                fanout: None,
             });
         }
         if config.watch_dirs.is_empty() {
@@ -73,7 +77,23 @@ impl Manager {
             },
             new_server_id(),
         ));
-        let watcher = Watcher::start(&config, Arc::clone(&hub))?;
+        let (batches, changes) = crossbeam_channel::unbounded();
+        let watcher = Watcher::start(&config, batches)?;
+        let fanout = {
+            let hub = Arc::clone(&hub);
+            thread::Builder::new()
+                .name("hotreload-fanout".into())
+                // Ends when the watcher drops its sender, as it stops.
+                .spawn(move || {
+                    for batch in changes {
+                        hub.broadcast(batch);
+                    }
+                })
+                .map_err(|e| Error::Thread {
+                    name: "hotreload-fanout".into(),
+                    problem: format!("cannot start: {e}"),
+                })?
+        };
         let server = Server::new(&config, Some(Arc::clone(&hub)));
         log::info!("[HotReload] WebSocket endpoint registered at {WS_PATH}");
         Ok(Manager {
@@ -81,6 +101,7 @@ impl Manager {
             server,
             hub: Some(hub),
             watcher: Some(watcher),
+            fanout: Some(fanout),
         })
     }
 
@@ -136,6 +157,14 @@ impl Manager {
         let mut result = Ok(());
         if let Some(mut watcher) = self.watcher.take() {
             result = watcher.close();
+        }
+        if let Some(fanout) = self.fanout.take()
+            && fanout.join().is_err()
+        {
+            result = Err(Error::Thread {
+                name: "hotreload-fanout".into(),
+                problem: "panicked; see the message above".into(),
+            });
         }
         if let Some(hub) = self.hub.take() {
             let stuck = hub.close();

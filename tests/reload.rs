@@ -215,6 +215,44 @@ fn delete_says_deleted_and_move_says_renamed_and_created() {
 }
 
 #[test]
+fn a_move_out_of_the_tree_is_deleted_and_a_folder_moved_inside_is_renamed() {
+    let server = TestServer::start(SITE, |_| {});
+    let (mut ws, _) = server.client();
+    // Same filesystem, so it is a real rename(2), as a desktop trash does.
+    let outside = server.dir.path().parent().expect("temp dir has a parent");
+    let gone = outside.join(format!("hotreload-trash-{}", std::process::id()));
+    std::fs::rename(server.path("js/app.js"), &gone).expect("move out");
+    let msg = next_change(&mut ws);
+    let _ = std::fs::remove_file(&gone);
+    assert_eq!(
+        changes(&msg),
+        vec![("js/app.js".into(), "deleted".into())],
+        "{msg}"
+    );
+    // A folder moved inside the tree: its files are renamed, and the new
+    // folder is watched.
+    std::fs::rename(server.path("personas"), server.path("people")).expect("move folder");
+    let msg = next_change(&mut ws);
+    let mut got = changes(&msg);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("people/PERSONA.md".into(), "created".into()),
+            ("personas/PERSONA.md".into(), "renamed".into()),
+        ],
+        "{msg}"
+    );
+    write(&server.path("people/PERSONA.md"), "# Alice");
+    let msg = next_change(&mut ws);
+    assert_eq!(
+        changes(&msg),
+        vec![("people/PERSONA.md".into(), "modified".into())],
+        "{msg}"
+    );
+}
+
+#[test]
 fn create_then_delete_within_a_batch_is_nothing() {
     let server = TestServer::start(SITE, |c| c.debounce_ms = 300);
     let (mut ws, _) = server.client();
