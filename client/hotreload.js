@@ -60,9 +60,17 @@
     }, type === "error" ? 8000 : 3000);
   }
 
-  // Path segments of a URL or a changed path, without query or fragment.
+  // Path segments of a changed path, without query or fragment.
   function segments(path) {
     return path.split("?")[0].split("#")[0].split("/").filter(function (s) { return s.length; });
+  }
+
+  // A URL's path segments, decoded: `/img/my%20photo.png` is the file
+  // `img/my photo.png` that the server names.
+  function urlSegments(pathname) {
+    return segments(pathname).map(function (s) {
+      try { return decodeURIComponent(s); } catch (e) { return s; }
+    });
   }
 
   // How many trailing segments two segment lists share.
@@ -75,7 +83,7 @@
   // The best match of a URL against the changed paths (0: none).
   function score(href, base, changed) {
     var mine;
-    try { mine = segments(new URL(href, base || location.href).pathname); } catch (e) { return 0; }
+    try { mine = urlSegments(new URL(href, base || location.href).pathname); } catch (e) { return 0; }
     var best = 0;
     changed.forEach(function (c) { best = Math.max(best, sharedSuffix(mine, c)); });
     return best;
@@ -94,11 +102,12 @@
 
   // Each changed path picks the links it matches best, so a batch of two
   // sheets swaps both; a path no link matches may be an @import, so it
-  // swaps every sheet.
+  // swaps every sheet. A sheet still loading from an earlier batch is not
+  // a link of the page: its original is.
   function reloadStylesheets(paths) {
     var links = Array.prototype.filter.call(
       document.querySelectorAll('link[rel~="stylesheet"][href]'),
-      function (link) { return sameOrigin(link.href); });
+      function (link) { return sameOrigin(link.href) && !link.hotreloadOriginal; });
     var picked = links.map(function () { return false; });
     paths.forEach(function (path) {
       var scores = links.map(function (link) { return score(link.href, null, [segments(path)]); });
@@ -110,16 +119,26 @@
 
   // The new sheet loads beside the old one; the old goes only once the new
   // one has loaded (no flash of unstyled content), and stays if it fails.
+  // A second batch while one loads starts a fresher load and drops the
+  // first: whichever the network finishes first, only the newest counts.
   function swapStylesheet(link) {
-    if (link.getAttribute("data-hotreload-pending")) return;
+    var pending = link.hotreloadNext;
+    if (pending && pending.parentNode) pending.parentNode.removeChild(pending);
     var next = link.cloneNode(false);
+    next.removeAttribute("id");
     next.href = bust(link.href);
-    link.setAttribute("data-hotreload-pending", "1");
+    next.hotreloadOriginal = link;
+    link.hotreloadNext = next;
     next.onload = function () {
+      if (link.hotreloadNext !== next) return;
+      link.hotreloadNext = null;
+      next.hotreloadOriginal = null;
+      if (link.id) next.id = link.id;
       if (link.parentNode) link.parentNode.removeChild(link);
     };
     next.onerror = function () {
-      link.removeAttribute("data-hotreload-pending");
+      if (link.hotreloadNext !== next) return;
+      link.hotreloadNext = null;
       if (next.parentNode) next.parentNode.removeChild(next);
       log("could not load " + next.href + "; kept the old stylesheet");
     };
@@ -189,8 +208,14 @@
         else setTimeout(probe, 500);
       };
       if (typeof fetch !== "function") return go(true);
-      fetch(location.href, { method: "HEAD", cache: "no-store" }).then(
-        function (r) { go(r.ok); },
+      // GET, as the reload will: many apps route no HEAD. The body is
+      // not wanted, only the status, so the download stops there.
+      var abort = typeof AbortController === "function" ? new AbortController() : null;
+      fetch(location.href, { cache: "no-store", signal: abort && abort.signal }).then(
+        function (r) {
+          if (abort) abort.abort();
+          go(r.ok);
+        },
         function () { go(false); });
     })();
   }

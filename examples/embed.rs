@@ -10,11 +10,16 @@
 //! Edit `demo/css/style.css`: the page swaps its stylesheet in place.
 //! `HOT_RELOAD_ENABLED=false cargo run --example embed` serves the same app
 //! with hot reload off: no watcher thread, no routes, no script.
+//!
+//! It serves through `hotreload::http`, so no browser can hold it: idle
+//! and stuck connections time out, each request gets a thread of its own,
+//! and running out of file descriptors does not stop it for good.
 
 use std::io::Write;
 
+use hotreload::http::{Http, Timeouts, Workers};
 use hotreload::{Config, Manager};
-use tiny_http::{Header, Response, Server};
+use tiny_http::{Header, Request, Response};
 
 fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // Step 1: load the config and start the manager (nothing starts when disabled).
@@ -31,46 +36,54 @@ fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             ..Config::default()
         },
     };
-    let manager = Manager::new(config)?;
-
-    let http = Server::http("127.0.0.1:0")?;
-    let addr = http.server_addr().to_ip().ok_or("not a TCP address")?;
-    println!("embed example at http://{addr}/");
+    let mut manager = Manager::new(config)?;
+    let heartbeat = std::time::Duration::from_millis(manager.config().heartbeat_ms);
+    let mut http = Http::bind("127.0.0.1:0", &Timeouts::for_heartbeat(heartbeat))?;
+    println!("embed example at http://{}/", http.local_addr());
     std::io::stdout().flush()?;
 
     // Step 2: every request goes to hot reload first; what it hands back is the app's.
-    // Step 3: the app's page includes the client script when hot reload is on.
-    let script = if manager.is_enabled() {
+    let server = manager.server().clone();
+    let (quit, quitting) = crossbeam_channel::bounded::<()>(1);
+    let mut workers = Workers::start("embed-request", http.requests().clone(), move |request| {
+        if let Some(request) = server.handle(request) {
+            app(request, server.is_enabled(), &quit);
+        }
+    })?;
+    let _ = quitting.recv();
+
+    // Drop would do all of this too; close() reports failures.
+    http.close();
+    workers.close(std::time::Duration::from_secs(1));
+    manager.close()?;
+    Ok(())
+}
+
+/// The application's own routes. Step 3: its page includes the client
+/// script when hot reload is on.
+fn app(request: Request, hot_reload: bool, quit: &crossbeam_channel::Sender<()>) {
+    let script = if hot_reload {
         r#"<script src="/static/js/hotreload.js"></script>"#
     } else {
         ""
     };
-    for request in http.incoming_requests() {
-        let Some(request) = manager.server().handle(request) else {
-            continue;
-        };
-        let response = match request.url() {
-            "/" => html(&format!(
-                "<!doctype html><title>embed</title><link rel=stylesheet href=/css/style.css>\
-                 <h1>My app</h1><p>Hot reload is {}.</p>{script}",
-                if manager.is_enabled() { "on" } else { "off" }
-            )),
-            "/css/style.css" => {
-                let css = std::fs::read_to_string("demo/css/style.css").unwrap_or_default();
-                Response::from_string(css).with_header(header("Content-Type", "text/css"))
-            }
-            "/quit" => {
-                let _ = request.respond(Response::from_string("bye"));
-                break;
-            }
-            _ => Response::from_string("not found").with_status_code(404),
-        };
-        let _ = request.respond(response);
-    }
-    // The manager's Drop would do this too; close() reports failures.
-    let mut manager = manager;
-    manager.close()?;
-    Ok(())
+    let response = match request.url() {
+        "/" => html(&format!(
+            "<!doctype html><title>embed</title><link rel=stylesheet href=/css/style.css>\
+             <h1>My app</h1><p>Hot reload is {}.</p>{script}",
+            if hot_reload { "on" } else { "off" }
+        )),
+        "/css/style.css" => {
+            let css = std::fs::read_to_string("demo/css/style.css").unwrap_or_default();
+            Response::from_string(css).with_header(header("Content-Type", "text/css"))
+        }
+        "/quit" => {
+            let _ = quit.try_send(());
+            Response::from_string("bye")
+        }
+        _ => Response::from_string("not found").with_status_code(404),
+    };
+    let _ = request.respond(response);
 }
 
 fn html(body: &str) -> Response<std::io::Cursor<Vec<u8>>> {

@@ -1,6 +1,7 @@
 //! The `hotreload` command: serve a folder with live reload, ask a running
 //! server for its status, or write a starter `config.yaml`.
 
+use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -35,6 +36,9 @@ Serve options:
   --pattern GLOB    report only files matching GLOB, e.g. '*.css' (repeatable)
   --ignore GLOB     never report GLOB, e.g. 'dist' (repeatable)
   --debounce MS     quiet time that ends a batch of changes (default 100)
+  --allow-host NAME also answer requests for this host name (repeatable;
+                    loopback names and IP addresses always pass; a leading
+                    . allows subdomains; `all` turns the check off)
   --no-inject       do not add the reload script to HTML pages
   -q, --quiet       print warnings and errors only
   -v, --verbose     print every client and event decision
@@ -59,35 +63,27 @@ Exit status: 0 fine, 1 runtime failure (port taken, server not answering),
 struct Usage(String);
 
 fn main() -> ExitCode {
-    let args: Vec<String> = match std::env::args_os()
-        .skip(1)
-        .map(|a| a.into_string())
-        .collect()
-    {
-        Ok(args) => args,
-        Err(bad) => return usage(Usage(format!("argument {bad:?} is not valid UTF-8"))),
-    };
-    let (command, rest) = match args.first().map(String::as_str) {
-        Some("serve") => ("serve", &args[1..]),
-        Some("status") => ("status", &args[1..]),
-        Some("init") => ("init", &args[1..]),
-        Some("bench") => ("bench", &args[1..]),
-        Some("help") => ("help", &args[1..]),
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let first = args.first().and_then(|a| a.to_str());
+    let (command, rest) = match first {
+        Some(c @ ("serve" | "status" | "init" | "bench" | "help")) => (c, &args[1..]),
         _ => ("serve", &args[..]),
     };
-    if rest.iter().any(|a| a == "-h" || a == "--help") || command == "help" {
+    let asks = |flags: &[&str]| rest.iter().any(|a| flags.iter().any(|f| a == *f));
+    if command == "help" || asks(&["-h", "--help"]) {
         print!("{HELP}");
         return ExitCode::SUCCESS;
     }
-    if rest.iter().any(|a| a == "-V" || a == "--version") {
+    if asks(&["-V", "--version"]) {
         println!("hotreload {}", env!("CARGO_PKG_VERSION"));
         return ExitCode::SUCCESS;
     }
+    let parser = lexopt::Parser::from_args(rest.iter().cloned());
     let result = match command {
-        "status" => status(rest),
-        "init" => init(rest),
-        "bench" => bench(rest),
-        _ => serve(rest),
+        "status" => status(parser),
+        "init" => init(parser),
+        "bench" => bench(parser),
+        _ => serve(parser),
     };
     match result {
         Ok(code) => code,
@@ -121,100 +117,92 @@ fn usage(Usage(message): Usage) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// Walks `--flag value` and `--flag=value` arguments.
-struct Args<'a> {
-    args: std::slice::Iter<'a, String>,
-    pending: Option<String>,
-}
-
-impl<'a> Args<'a> {
-    fn new(args: &'a [String]) -> Args<'a> {
-        Args {
-            args: args.iter(),
-            pending: None,
-        }
-    }
-
-    /// The next flag or positional argument.
-    fn next(&mut self) -> Option<String> {
-        let arg = self.args.next()?;
-        match arg.split_once('=') {
-            Some((flag, value)) if flag.starts_with("--") => {
-                self.pending = Some(value.to_string());
-                Some(flag.to_string())
-            }
-            _ => Some(arg.clone()),
-        }
-    }
-
-    /// The value of `flag`.
-    fn value(&mut self, flag: &str) -> Result<String, Usage> {
-        if let Some(v) = self.pending.take() {
-            return Ok(v);
-        }
-        match self.args.next() {
-            Some(v) if v.is_empty() => Err(Usage(format!("{flag} got an empty value"))),
-            Some(v) if !v.starts_with("--") => Ok(v.clone()),
-            _ => Err(Usage(format!("{flag} needs a value"))),
-        }
-    }
-
-    fn number<T: std::str::FromStr>(&mut self, flag: &str, what: &str) -> Result<T, Usage> {
-        let v = self.value(flag)?;
-        v.parse()
-            .map_err(|_| Usage(format!("{flag} takes {what}, not {v:?}")))
-    }
-
-    fn no_value(&mut self, flag: &str) -> Result<(), Usage> {
-        match self.pending.take() {
-            Some(_) => Err(Usage(format!("{flag} takes no value"))),
-            None => Ok(()),
-        }
+impl From<lexopt::Error> for Failure {
+    fn from(e: lexopt::Error) -> Failure {
+        Failure::Usage(Usage(e.to_string()))
     }
 }
 
-fn serve(args: &[String]) -> Result<ExitCode, Failure> {
+/// The value of the option just read, as text: present, not empty, not
+/// another option, and UTF-8.
+fn text(args: &mut lexopt::Parser, flag: &str) -> Result<String, Usage> {
+    let value = args
+        .value()
+        .map_err(|_| Usage(format!("{flag} needs a value")))?;
+    match value.into_string() {
+        Ok(v) if v.is_empty() => Err(Usage(format!("{flag} got an empty value"))),
+        // `--watch --pattern x` forgot the folder; never watch `--pattern`.
+        Ok(v) if v.starts_with("--") => Err(Usage(format!("{flag} needs a value"))),
+        Ok(v) => Ok(v),
+        Err(v) => Err(Usage(format!("{flag} {v:?} is not valid UTF-8"))),
+    }
+}
+
+/// The value of the option just read, as a number.
+fn number<T: std::str::FromStr>(
+    args: &mut lexopt::Parser,
+    flag: &str,
+    what: &str,
+) -> Result<T, Usage> {
+    let v = text(args, flag)?;
+    v.parse()
+        .map_err(|_| Usage(format!("{flag} takes {what}, not {v:?}")))
+}
+
+fn serve(mut args: lexopt::Parser) -> Result<ExitCode, Failure> {
+    use lexopt::Arg::{Long, Short, Value};
     let mut dir: Option<String> = None;
     let mut config_file: Option<PathBuf> = None;
     let (mut host, mut port) = (None, None);
     let (mut watch, mut patterns, mut ignore) = (Vec::new(), Vec::new(), Vec::new());
+    let mut allow_hosts = Vec::new();
     let mut debounce = None;
     let mut no_inject = false;
     let mut level = log::LevelFilter::Info;
-    let mut args = Args::new(args);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--config" => config_file = Some(args.value("--config")?.into()),
-            "--host" => host = Some(args.value("--host")?),
-            "--port" => port = Some(args.number::<u16>("--port", "a port number from 0 to 65535")?),
-            "--watch" => watch.push(args.value("--watch")?),
-            "--pattern" => patterns.push(args.value("--pattern")?),
-            "--ignore" => ignore.push(args.value("--ignore")?),
-            "--debounce" => {
-                debounce = Some(args.number::<u64>("--debounce", "milliseconds, like 100")?)
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("config") => config_file = Some(text(&mut args, "--config")?.into()),
+            Long("host") => host = Some(text(&mut args, "--host")?),
+            Long("port") => {
+                port = Some(number::<u16>(
+                    &mut args,
+                    "--port",
+                    "a port number from 0 to 65535",
+                )?)
             }
-            "--no-inject" => {
-                args.no_value("--no-inject")?;
-                no_inject = true;
+            Long("watch") => watch.push(text(&mut args, "--watch")?),
+            Long("pattern") => patterns.push(text(&mut args, "--pattern")?),
+            Long("ignore") => ignore.push(text(&mut args, "--ignore")?),
+            Long("allow-host") => allow_hosts.push(text(&mut args, "--allow-host")?),
+            Long("debounce") => {
+                debounce = Some(number::<u64>(
+                    &mut args,
+                    "--debounce",
+                    "milliseconds, like 100",
+                )?)
             }
-            "-q" | "--quiet" => level = log::LevelFilter::Warn,
-            "-v" | "--verbose" => level = log::LevelFilter::Debug,
-            flag if flag.starts_with('-') && flag.len() > 1 => {
-                return Err(Usage(format!("unknown option {flag}")).into());
+            Long("no-inject") => no_inject = true,
+            Short('q') | Long("quiet") => level = log::LevelFilter::Warn,
+            Short('v') | Long("verbose") => level = log::LevelFilter::Debug,
+            Value(v) => {
+                let v = v
+                    .into_string()
+                    .map_err(|v| Usage(format!("the folder {v:?} is not valid UTF-8")))?;
+                if v.is_empty() {
+                    return Err(Usage(
+                        "the folder to serve is an empty name; use . for this folder".into(),
+                    )
+                    .into());
+                }
+                if let Some(first) = &dir {
+                    return Err(Usage(format!(
+                        "only one folder can be served; got {first} and {v}"
+                    ))
+                    .into());
+                }
+                dir = Some(v);
             }
-            "" => {
-                return Err(Usage(
-                    "the folder to serve is an empty name; use . for this folder".into(),
-                )
-                .into());
-            }
-            positional if dir.is_none() => dir = Some(positional.to_string()),
-            extra => {
-                return Err(Usage(format!(
-                    "only one folder can be served; got a second: {extra}"
-                ))
-                .into());
-            }
+            other => return Err(other.unexpected().into()),
         }
     }
     Logger::install(level);
@@ -242,6 +230,10 @@ fn serve(args: &[String]) -> Result<ExitCode, Failure> {
     if !ignore.is_empty() {
         config.ignore.extend(ignore);
         flagged.push(("ignore", "--ignore"));
+    }
+    if !allow_hosts.is_empty() {
+        config.allowed_hosts.extend(allow_hosts);
+        flagged.push(("allowed_hosts", "--allow-host"));
     }
     if let Some(ms) = debounce {
         config.debounce_ms = ms;
@@ -389,18 +381,20 @@ fn has_hot_reload_section(file: &Path) -> bool {
     }
 }
 
-fn init(args: &[String]) -> Result<ExitCode, Failure> {
+fn init(mut args: lexopt::Parser) -> Result<ExitCode, Failure> {
+    use lexopt::Arg::Long;
     let mut force = false;
     let mut file = PathBuf::from("config.yaml");
-    let mut args = Args::new(args);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--force" => force = true,
-            "--config" => file = args.value("--config")?.into(),
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("force") => force = true,
+            Long("config") => file = text(&mut args, "--config")?.into(),
             other => {
-                return Err(
-                    Usage(format!("init takes --force and --config FILE, not {other}")).into(),
-                );
+                return Err(Usage(format!(
+                    "init takes --force and --config FILE; {}",
+                    other.unexpected()
+                ))
+                .into());
             }
         }
     }
@@ -424,37 +418,52 @@ fn init(args: &[String]) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn bench(args: &[String]) -> Result<ExitCode, Failure> {
+fn bench(mut args: lexopt::Parser) -> Result<ExitCode, Failure> {
+    use lexopt::Arg::Long;
     let exe = std::env::current_exe().map_err(|source| Error::Io {
         action: "find the hotreload executable".into(),
         path: PathBuf::from("hotreload"),
         source,
     })?;
-    let mut options = hotreload::bench::Options::new(exe);
-    // The preset first, so that flags adjust it wherever they stand.
-    if args.iter().any(|a| a == "--quick") {
-        options = options.quick();
-    }
-    let mut json = false;
-    let mut args = Args::new(args);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--clients" => {
-                let list = args.value("--clients")?;
-                options.clients = list
+    let (mut clients, mut trials, mut debounce, mut dir) = (None, None, None, None);
+    let (mut quick, mut json) = (false, false);
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("clients") => {
+                let list = text(&mut args, "--clients")?;
+                clients = Some(list
                     .split(',')
                     .map(|n| n.trim().parse::<usize>().ok().filter(|n| (1..=1024).contains(n)))
                     .collect::<Option<Vec<_>>>()
-                    .ok_or_else(|| Usage(format!("--clients takes numbers from 1 to 1024 separated by commas, like 1,100,1000; got {list:?}")))?;
+                    .ok_or_else(|| Usage(format!("--clients takes numbers from 1 to 1024 separated by commas, like 1,100,1000; got {list:?}")))?);
             }
-            "--trials" => options.trials = args.number("--trials", "a number of saves, like 20")?,
-            "--debounce" => options.debounce_ms = args.number("--debounce", "milliseconds, like 100")?,
-            "--dir" => options.dir = args.value("--dir")?.into(),
-            "--json" => json = true,
-            "--quick" => {}
-            other => return Err(Usage(format!("bench takes --clients, --trials, --debounce, --dir, --quick and --json, not {other}")).into()),
+            Long("trials") => {
+                trials = Some(number(&mut args, "--trials", "a number of saves, like 20")?)
+            }
+            Long("debounce") => {
+                debounce = Some(number(&mut args, "--debounce", "milliseconds, like 100")?)
+            }
+            Long("dir") => dir = Some(text(&mut args, "--dir")?),
+            Long("json") => json = true,
+            Long("quick") => quick = true,
+            other => {
+                return Err(Usage(format!(
+                    "bench takes --clients, --trials, --debounce, --dir, --quick and --json; {}",
+                    other.unexpected()
+                ))
+                .into());
+            }
         }
     }
+    // The preset first, so that flags adjust it wherever they stand.
+    let mut options = hotreload::bench::Options::new(exe);
+    if quick {
+        options = options.quick();
+    }
+    options.clients = clients.unwrap_or(options.clients);
+    options.trials = trials.unwrap_or(options.trials);
+    options.debounce_ms = debounce.unwrap_or(options.debounce_ms);
+    options.dir = dir.map_or(options.dir, PathBuf::from);
     if options.trials == 0 {
         return Err(Usage("--trials must be at least 1".into()).into());
     }
@@ -467,18 +476,20 @@ fn bench(args: &[String]) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn status(args: &[String]) -> Result<ExitCode, Failure> {
+fn status(mut args: lexopt::Parser) -> Result<ExitCode, Failure> {
+    use lexopt::Arg::Long;
     let mut url = "http://127.0.0.1:8080/".to_string();
     let mut json = false;
-    let mut args = Args::new(args);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--url" => url = args.value("--url")?,
-            "--json" => json = true,
+    while let Some(arg) = args.next()? {
+        match arg {
+            Long("url") => url = text(&mut args, "--url")?,
+            Long("json") => json = true,
             other => {
-                return Err(
-                    Usage(format!("status takes --url URL and --json, not {other}")).into(),
-                );
+                return Err(Usage(format!(
+                    "status takes --url URL and --json; {}",
+                    other.unexpected()
+                ))
+                .into());
             }
         }
     }
@@ -532,7 +543,8 @@ fn http_get(authority: &str, path: &str) -> std::io::Result<(u16, String)> {
     stream.set_write_timeout(Some(timeout))?;
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n"
+        // HTTP/1.0: the answer comes whole, never in chunks, however long.
+        "GET {path} HTTP/1.0\r\nHost: {authority}\r\n\r\n"
     )?;
     let mut response = Vec::new();
     stream.take(1 << 20).read_to_end(&mut response)?;

@@ -348,6 +348,9 @@ fn push_json_list(out: &mut String, items: &[String]) {
 }
 
 fn respond<R: std::io::Read>(request: Request, response: Response<R>) {
+    // Every body here has a known length: send it, rather than the chunks
+    // tiny_http switches to past 32 KiB, which simple clients print raw.
+    let response = response.with_chunked_threshold(usize::MAX);
     if let Err(e) = request.respond(response) {
         log::debug!("[HotReload] could not answer a request: {e}");
     }

@@ -7,7 +7,10 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, bin, changes, connect, next_change, next_message, serve, write};
+use common::{
+    PATIENCE, bin, changes, connect, next_change, next_message, serve, sigterm,
+    with_open_file_limit, write,
+};
 
 fn run(args: &[&str], dir: &Path) -> Output {
     bin()
@@ -62,14 +65,6 @@ fn stop_for_stderr(child: Child) -> String {
     err
 }
 
-fn sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-}
-
 fn site() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     write(
@@ -120,6 +115,10 @@ fn bad_usage_exits_2_with_a_pointer_to_help() {
         &["a", "b"],
         &["status", "--nope"],
         &["--no-inject=yes"],
+        // A value given to a flag that takes none is refused, not handed
+        // to the next flag (this once served on port 1).
+        &["--quiet=1", "--port", "0"],
+        &["--watch", "--pattern", "*.css"],
     ] {
         let out = run(args, dir.path());
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -270,6 +269,30 @@ fn status_for_people_and_as_json() {
     let out = run(&["status", "--json", "--url", &server.url], dir.path());
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("--json prints JSON");
     assert_eq!(json["connected_clients"], 1);
+}
+
+#[test]
+fn status_json_stays_json_when_the_status_is_large() {
+    let dir = site();
+    let server = serve(&["--port", "0", "--debounce", "20"], dir.path(), &[]);
+    let mut ws = connect(server.addr, None).expect("connect");
+    next_message(&mut ws, PATIENCE).expect("hello");
+    // 300 long names make a status document of about 40 KiB, past the
+    // 32 KiB where tiny_http would switch to chunks.
+    for i in 0..300 {
+        write(
+            &dir.path()
+                .join(format!("many/{}{i:03}.txt", "x".repeat(100))),
+            "x",
+        );
+    }
+    let batch = next_change(&mut ws);
+    assert_eq!(batch["count"], 300, "{batch}");
+    let out = run(&["status", "--json", "--url", &server.url], dir.path());
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("status --json prints JSON");
+    assert_eq!(json["last_change"]["count"], 300, "{json}");
 }
 
 #[test]
@@ -708,17 +731,6 @@ fn an_unreadable_folder_is_reported_with_the_fix_and_the_rest_keeps_working() {
 }
 
 /// `sh -c 'ulimit -n LIMIT && exec hotreload ARGS...'` in `dir`.
-fn with_open_file_limit(limit: u32, args: &[&str], dir: &Path) -> Command {
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(format!(r#"ulimit -n {limit} && exec "$0" "$@""#))
-        .arg(env!("CARGO_BIN_EXE_hotreload"))
-        .args(args)
-        .env_remove("HOT_RELOAD_ENABLED")
-        .current_dir(dir);
-    cmd
-}
-
 #[test]
 fn a_low_open_file_limit_turns_extra_clients_away_and_the_server_stays_up() {
     // tiny_http closes its listener for good after one failed accept, so

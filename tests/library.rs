@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{PATIENCE, TestServer, write};
 use hotreload::{Action, Config, Manager, Operation, WatchDir};
@@ -88,4 +88,55 @@ fn watch_dir_labels_are_cleaned_as_the_spec_says() {
         assert_eq!(WatchDir::new(written, base).label, label, "{written}");
     }
     assert_eq!(WatchDir::new("./web", base).path, base.join("./web"));
+}
+
+#[test]
+fn an_app_on_the_http_helper_is_not_held_by_stuck_downloads() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+
+    use hotreload::http::{Http, Timeouts, Workers};
+
+    // An app's own routes, one of them a large download.
+    let timeouts = Timeouts {
+        write: Duration::from_secs(30),
+        ..Timeouts::default()
+    };
+    let mut http = Http::bind("127.0.0.1:0", &timeouts).expect("binds");
+    let addr = http.local_addr();
+    let mut workers = Workers::start("app-request", http.requests().clone(), |request| {
+        let response = if request.url() == "/big" {
+            let body = std::io::repeat(b'x').take(100 << 20);
+            tiny_http::Response::new(200.into(), vec![], body, Some(100 << 20), None)
+        } else {
+            let body = std::io::repeat(b'k').take(2);
+            tiny_http::Response::new(200.into(), vec![], body, Some(2), None)
+        };
+        let _ = request.respond(response);
+    })
+    .expect("workers start");
+    let stuck: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).expect("connect");
+            s.write_all(b"GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                .expect("request");
+            s
+        })
+        .collect();
+    assert!(
+        common::wait_until(|| workers.threads() >= 9),
+        "{} request threads",
+        workers.threads()
+    );
+    let started = Instant::now();
+    let (code, _, body) = common::http(addr, &common::get("/", &[]));
+    let took = started.elapsed();
+    assert_eq!((code, body.as_str()), (200, "kk"));
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    let closing = Instant::now();
+    http.close();
+    let busy = workers.close(Duration::from_millis(200));
+    assert_eq!(busy, 8, "the stuck downloads are left to their timeout");
+    assert!(closing.elapsed() < Duration::from_secs(1));
+    drop(stuck);
 }

@@ -2,6 +2,7 @@
 //! against the real `hotreload` binary serving a temp copy of
 //! `tests/fixtures/site`. Each test names the behaviour it proves.
 
+mod app;
 mod cdp;
 #[path = "../common/mod.rs"]
 mod common;
@@ -27,9 +28,25 @@ struct Site {
     _turn: MutexGuard<'static, ()>,
 }
 
-/// `None` when Chromium is missing and this is not CI (the test says so and
-/// passes); under `CI` a missing Chromium fails the test.
+/// `None` when there is no browser to run (see [`browser_turn`]).
 fn site() -> Option<Site> {
+    let turn = browser_turn()?;
+    let dir = fixture_copy();
+    // Port 0 the first time; a restart takes the port it had.
+    let mut site = Site {
+        dir,
+        port: 0,
+        server: None,
+        _turn: turn,
+    };
+    site.start_server();
+    Some(site)
+}
+
+/// This test's turn at the one browser; `None` when Chromium is missing
+/// and this is not CI (the test says so and passes); under `CI` a missing
+/// Chromium fails the test.
+fn browser_turn() -> Option<MutexGuard<'static, ()>> {
     if cdp::chromium_path().is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
@@ -38,26 +55,21 @@ fn site() -> Option<Site> {
         eprintln!("skipped: no Chromium here (apt-get install chromium); CI never skips");
         return None;
     }
-    let turn = ONE_BROWSER
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    Some(
+        ONE_BROWSER
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()),
+    )
+}
+
+/// A temp copy of `tests/fixtures/site`.
+fn fixture_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");
     copy_tree(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/site"),
         dir.path(),
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let mut site = Site {
-        dir,
-        port,
-        server: None,
-        _turn: turn,
-    };
-    site.start_server();
-    Some(site)
+    dir
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -81,10 +93,9 @@ impl Site {
                 .current_dir(self.dir.path())
                 .stderr(Stdio::inherit()),
         );
-        assert!(
-            line.contains(&format!(":{}/", self.port)),
-            "ready line {line:?}"
-        );
+        let port = common::ready_line_addr(&line).port();
+        assert!(self.port == 0 || self.port == port, "ready line {line:?}");
+        self.port = port;
         self.server = Some(child);
     }
 
@@ -573,7 +584,7 @@ fn a_stylesheet_that_fails_to_load_keeps_the_old_one() {
     assert!(status.success());
     browser.wait_for("window.hotReload.status().seq === 1", WAIT, "the css batch");
     browser.wait_for(
-        "document.querySelectorAll('link[rel=stylesheet]').length === window.links && !document.querySelector('[data-hotreload-pending]')",
+        "document.querySelectorAll('link[rel=stylesheet]').length === window.links && !document.getElementById('a').hotreloadNext",
         WAIT,
         "the failed load to be given up",
     );
@@ -653,4 +664,101 @@ fn page_css_cannot_hide_or_restyle_the_notice_and_it_goes_away() {
         "the notice to go away",
     );
     assert!(same_page(&mut browser));
+}
+
+/// Opens `url` and waits until its client is connected, with the marker
+/// that a reload removes.
+fn open_marked(url: &str) -> Browser {
+    let mut browser = Browser::open(url);
+    browser.wait_connected(WAIT);
+    browser.eval("window.__mark = 'same page'; true");
+    browser
+}
+
+#[test]
+fn a_page_of_an_app_that_routes_no_head_reloads_at_once() {
+    let Some(_turn) = browser_turn() else { return };
+    let dir = fixture_copy();
+    let app = app::HostApp::start(dir.path());
+    let mut browser = open_marked(&app.url("/"));
+    record_change_and_notice(&mut browser);
+    common::write(
+        &dir.path().join("index.html"),
+        &std::fs::read_to_string(dir.path().join("index.html"))
+            .expect("page")
+            .replace("fixture page", "edited page"),
+    );
+    wait_reloaded(&mut browser, "the reload after an HTML edit");
+    let delay = browser.eval("performance.timeOrigin - Number(sessionStorage.getItem('changeAt'))");
+    let delay = delay.as_f64().expect("a number");
+    // The probe asked with HEAD once, and waited out its 5 s on the 405s.
+    assert!(delay < 2500.0, "reloaded {delay} ms after the change");
+    assert_eq!(
+        browser.eval("document.getElementById('title').textContent"),
+        "edited page"
+    );
+}
+
+#[test]
+fn a_second_css_batch_during_a_slow_load_leaves_no_stale_sheet() {
+    let Some(_turn) = browser_turn() else { return };
+    let dir = fixture_copy();
+    common::write(
+        &dir.path().join("slow.html"),
+        "<!doctype html><link id=s rel=stylesheet href=/css/slow.css><h1 id=title>slow</h1>",
+    );
+    common::write(
+        &dir.path().join("css/slow.css"),
+        "#title { color: rgb(255, 0, 0); border-left: 5px solid black; }\n",
+    );
+    let app = app::HostApp::start(dir.path());
+    let mut browser = open_marked(&app.url("/slow.html"));
+    // The first swap loads for 1.5 s; the second batch comes meanwhile.
+    common::write(
+        &dir.path().join("css/slow.css"),
+        "#title { color: rgb(0, 128, 0); }\n",
+    );
+    browser.wait_for(
+        "window.hotReload.status().seq === 1",
+        WAIT,
+        "the first batch",
+    );
+    common::write(
+        &dir.path().join("css/slow.css"),
+        "#title { color: rgb(0, 0, 255); }\n",
+    );
+    let settled = "(() => { const t = getComputedStyle(document.getElementById('title'));
+        return t.color === 'rgb(0, 0, 255)' && t.borderLeftStyle === 'none'
+          && document.querySelectorAll('link[href*=\"slow.css\"]').length === 1; })()";
+    browser.wait_for(settled, WAIT, "only the newest sheet, once");
+    // And still so once the slow load has come back.
+    assert!(common::wait_until(|| app
+        .slow_served
+        .load(std::sync::atomic::Ordering::SeqCst)));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(browser.eval(settled), true);
+    assert!(same_page(&mut browser));
+}
+
+#[test]
+fn a_stylesheet_whose_name_has_a_space_is_matched_alone() {
+    let Some(site) = site() else { return };
+    site.write(
+        "spaces.html",
+        "<!doctype html><link id=s rel=stylesheet href=\"/css/my%20sheet.css\">\
+         <link id=a rel=stylesheet href=/css/a.css><h1 id=title>spaces</h1>",
+    );
+    site.write("css/my sheet.css", "#title { margin-top: 1px; }\n");
+    let mut browser = site.open("/spaces.html");
+    let a_before = browser.eval("document.getElementById('a').href");
+    site.write("css/my sheet.css", "#title { margin-top: 7px; }\n");
+    browser.wait_for(
+        "getComputedStyle(document.getElementById('title')).marginTop === '7px'",
+        WAIT,
+        "the sheet with a space swapped",
+    );
+    // Matched by its own name, not by the fallback that swaps every sheet.
+    assert_eq!(browser.eval("document.getElementById('a').href"), a_before);
+    assert!(same_page(&mut browser));
+    assert_no_console_errors(&mut browser);
 }

@@ -301,3 +301,71 @@ pub fn ready_line_addr(line: &str) -> SocketAddr {
         .parse()
         .unwrap_or_else(|e| panic!("no host:port in the ready line {line:?}: {e}"))
 }
+
+/// Sends SIGTERM, as `kill` and service managers do.
+pub fn sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+/// Sends SIGTERM and waits for the exit; returns its status and how long
+/// it took, failing the test if it takes longer than PATIENCE.
+pub fn sigterm_and_wait(child: &mut Child) -> (std::process::ExitStatus, Duration) {
+    let asked = Instant::now();
+    sigterm(child);
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return (status, asked.elapsed());
+        }
+        assert!(
+            asked.elapsed() < PATIENCE,
+            "still running {PATIENCE:?} after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The binary with `args` in `dir`, under an open-file limit of `limit`.
+pub fn with_open_file_limit(limit: u32, args: &[&str], dir: &Path) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(format!(r#"ulimit -n {limit} && exec "$0" "$@""#))
+        .arg(env!("CARGO_BIN_EXE_hotreload"))
+        .args(args)
+        .env_remove("HOT_RELOAD_ENABLED")
+        .current_dir(dir);
+    cmd
+}
+
+/// Threads of process `pid` whose name starts with `prefix` (Linux keeps
+/// the first 15 bytes of a name).
+pub fn threads_named(pid: u32, prefix: &str) -> usize {
+    let prefix = &prefix[..prefix.len().min(15)];
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|name| name.trim_end().starts_with(prefix))
+        })
+        .count()
+}
+
+/// Waits up to PATIENCE for `done`, checking every 20 ms.
+pub fn wait_until(mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if done() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
