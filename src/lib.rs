@@ -57,6 +57,29 @@
 //! Rust code can react to the same batches the browsers get, through
 //! [`Manager::subscribe`], and send a reload of its own with [`Manager::trigger`].
 //!
+//! # Serving it yourself, bounded
+//!
+//! A browser tab, a phone on Wi-Fi or a stuck download can hold a plain
+//! tiny_http server: it sets no timeouts, and its accept loop ends for good
+//! when the process runs out of file descriptors. [`http::Http`] serves
+//! tiny_http on a listener whose connections time out, keeps it accepting,
+//! and [`http::Workers`] answers each request on a thread of its own:
+//!
+//! ```no_run
+//! use hotreload::http::{Http, Timeouts, Workers};
+//! use hotreload::{Config, Manager};
+//!
+//! let manager = Manager::new(Config::default())?;
+//! let http = Http::bind("127.0.0.1:8080", &Timeouts::default())?;
+//! let server = manager.server().clone();
+//! let workers = Workers::start("app-request", http.requests().clone(), move |request| {
+//!     if let Some(request) = server.handle(request) {
+//!         let _ = request.respond(tiny_http::Response::from_string("hello"));
+//!     }
+//! })?;
+//! # Ok::<(), hotreload::Error>(())
+//! ```
+//!
 //! # How it works
 //!
 //! Data flows one way, each stage in its own module:
@@ -64,14 +87,20 @@
 //! 1. [`config`]: the `hot_reload` section, checked once.
 //! 2. `watcher`: one thread (`hotreload-watcher`) takes notify's events,
 //!    filters them by pattern, and debounces them on crossbeam timers into
-//!    one batch per quiet period (at most `max_wait_ms` after its first event).
-//! 3. [`protocol`]: the batch becomes one JSON message, serialised once.
-//! 4. `client`: each WebSocket client has a bounded channel and a thread
-//!    (`hotreload-client-N`) that writes it; the watcher `try_send`s and
-//!    never waits on a client. A client that falls behind is dropped and
-//!    reloads when it reconnects (its `seq` tells it what it missed).
-//! 5. [`server`]: the routes, on the host's tiny_http threads.
+//!    one batch per quiet period (at most `max_wait_ms` after its first
+//!    event), which it sends down a channel.
+//! 3. `hub`: the `hotreload-fanout` thread numbers each batch, serialises
+//!    it once into a [`protocol`] message and `try_send`s it into every
+//!    WebSocket client's bounded channel: it never waits on a client. A
+//!    client that falls behind is dropped and reloads when it reconnects
+//!    (its `seq` tells it what it missed).
+//! 4. `client`: each client's thread (`hotreload-client-N`) writes what its
+//!    channel delivers, and a ping every heartbeat.
+//! 5. [`server`]: the routes, on whatever thread answers the request.
 //! 6. [`Manager`]: wires them and owns shutdown: `close()` joins every thread.
+//!
+//! [`http`] is the connection layer under the routes, and [`serve`] the
+//! binary's static files.
 //!
 //! # Known problems
 //!
@@ -88,15 +117,13 @@
 //! - **Network filesystems** (NFS, SMB, some container mounts, WSL's
 //!   `/mnt/c`) do not deliver inotify events for changes made elsewhere.
 //!   Edit on the machine that runs hotreload.
-//! - **tiny_http's connection pool can stall a page load.** It keeps one
-//!   thread per open connection and can queue a browser's new connection
-//!   behind idle keep-alive ones until the browser closes one, minutes
-//!   later. [`serve::PoolGuard`] frees a thread every 200 ms; the binary
-//!   runs one, and an application with its own tiny_http server can too.
-//! - **A client whose socket stops taking data** (a frozen tab) blocks its
-//!   own thread in a write that tiny_http gives no way to time out. The
-//!   others are unaffected; `close()` waits for it at most about a second
-//!   and then leaves it to the operating system.
+//! - **tiny_http reads a whole request head before anyone sees it.** The
+//!   read timeout ends one that trickles, and [`Server::guard`] answers
+//!   431 to one over 100 headers or 64 KiB, but a large head sent fast is
+//!   held in memory until then.
+//! - **A client whose socket stops taking data** (a frozen tab) holds its
+//!   thread until the write timeout (the heartbeat) passes; `close()` does
+//!   not wait for it, and leaves it to end by that timeout.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
