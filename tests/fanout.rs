@@ -56,3 +56,24 @@ fn the_status_route_answers_while_batches_fan_out() {
     }
     drop(clients);
 }
+
+#[test]
+fn client_buffer_1_keeps_a_client_that_gets_a_batch_as_it_connects() {
+    // The buffer counts batches: the `connected` message queued at the
+    // upgrade must not take the only place, whenever the batch comes.
+    let server = TestServer::start(&[("a.css", "a{}")], |c| c.client_buffer = 1);
+    let manager = server.server.manager();
+    for round in 0..200 {
+        let mut ws = common::connect(server.addr(), None).expect("connect");
+        // At once: often before the client's thread has sent `connected`.
+        let sent = manager.trigger(["a.css"]).expect("enabled").seq;
+        let hello = next_message(&mut ws, PATIENCE).expect("connected");
+        assert_eq!(hello["type"], "connected", "{hello}");
+        if hello["seq"].as_u64() < Some(sent) {
+            match next_message(&mut ws, PATIENCE) {
+                Some(m) => assert_eq!(m["seq"], sent, "round {round}: {m}"),
+                None => panic!("round {round}: dropped instead of getting batch {sent}"),
+            }
+        }
+    }
+}
