@@ -1,4 +1,6 @@
-//! The save-to-browser benchmark, shared by `cargo bench` and `hotreload bench`.
+//! `hotreload bench`: the save-to-browser benchmark. Part of the binary
+//! (declared in `main.rs`), not of the library; `cargo bench` runs it
+//! through the binary too.
 //!
 //! It runs the `hotreload` binary as its own process over a temp tree (so
 //! its CPU time and memory are the server's alone), holds real WebSocket
@@ -17,8 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use tungstenite::protocol::WebSocketConfig;
 
-use crate::Error;
-use crate::protocol::push_json_str;
+use hotreload::protocol::push_json_str;
 
 /// What to measure.
 #[derive(Debug, Clone)]
@@ -159,7 +160,7 @@ pub struct Storm {
 struct TempTree(PathBuf);
 
 impl TempTree {
-    fn new(parent: &Path, name: &str) -> Result<TempTree, Error> {
+    fn new(parent: &Path, name: &str) -> Result<TempTree, Failed> {
         let nanos = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
@@ -178,16 +179,28 @@ impl Drop for TempTree {
     }
 }
 
-fn io_error(action: &str, path: &Path, source: std::io::Error) -> Error {
-    Error::Io {
-        action: action.into(),
-        path: path.to_path_buf(),
-        source,
+/// Why the benchmark could not run: what failed, and what to do about it.
+#[derive(Debug)]
+pub struct Failed {
+    problem: String,
+    fix: String,
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "benchmark: {}\n  fix: {}", self.problem, self.fix)
     }
 }
 
-fn bench_error(problem: impl Into<String>, fix: impl Into<String>) -> Error {
-    Error::Bench {
+fn io_error(action: &str, path: &Path, source: std::io::Error) -> Failed {
+    Failed {
+        problem: format!("cannot {action} {}: {source}", path.display()),
+        fix: "check that the folder given to --dir (default: the system's temp folder) exists, is writable and has room".into(),
+    }
+}
+
+fn bench_error(problem: impl Into<String>, fix: impl Into<String>) -> Failed {
+    Failed {
         problem: problem.into(),
         fix: fix.into(),
     }
@@ -204,7 +217,7 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
-    fn start(exe: &Path, dir: &Path, debounce_ms: u64) -> Result<ServerProcess, Error> {
+    fn start(exe: &Path, dir: &Path, debounce_ms: u64) -> Result<ServerProcess, Failed> {
         let started = Instant::now();
         let mut child = Command::new(exe)
             .args([
@@ -300,7 +313,7 @@ struct Clients {
 }
 
 impl Clients {
-    fn connect(addr: SocketAddr, count: usize) -> Result<Clients, Error> {
+    fn connect(addr: SocketAddr, count: usize) -> Result<Clients, Failed> {
         let (tx, receipts) = unbounded();
         let mut threads = Vec::with_capacity(count);
         let (ready_tx, ready) = unbounded::<Result<(), String>>();
@@ -341,7 +354,7 @@ impl Clients {
         ready: &Receiver<Result<(), String>>,
         deadline: Instant,
         count: usize,
-    ) -> Result<(), Error> {
+    ) -> Result<(), Failed> {
         match ready.recv_deadline(deadline) {
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => Err(bench_error(
@@ -431,7 +444,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Runs every measurement; `progress` hears what is being done.
-pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<Report, Error> {
+pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<Report, Failed> {
     let mut report = Report {
         machine: machine(&options.dir),
         debounce_ms: options.debounce_ms,
@@ -451,8 +464,8 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<Report, 
         .iter()
         .copied()
         .chain([options.idle_clients]);
-    if let (Some(most), Some(limit)) = (most.max(), crate::http::open_file_limit()) {
-        let need = crate::manager::files_needed(most);
+    if let (Some(most), Some(limit)) = (most.max(), hotreload::http::open_file_limit()) {
+        let need = hotreload::Manager::files_needed(most);
         if limit < need {
             return Err(bench_error(
                 format!(
@@ -544,14 +557,14 @@ fn settle() {
     thread::sleep(Duration::from_millis(500));
 }
 
-fn write_file(path: &Path, content: &str) -> Result<(), Error> {
+fn write_file(path: &Path, content: &str) -> Result<(), Failed> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|source| io_error("create", parent, source))?;
     }
     std::fs::write(path, content).map_err(|source| io_error("write", path, source))
 }
 
-fn save_file(save: Save, path: &Path, content: &str) -> Result<(), Error> {
+fn save_file(save: Save, path: &Path, content: &str) -> Result<(), Failed> {
     match save {
         Save::InPlace => {
             std::fs::write(path, content).map_err(|source| io_error("write", path, source))
@@ -572,7 +585,7 @@ fn measure_latency(
     count: usize,
     save: Save,
     seq: &mut u64,
-) -> Result<Latency, Error> {
+) -> Result<Latency, Failed> {
     let debounce = Duration::from_millis(options.debounce_ms);
     let file = site.join("css/app.css");
     let mut overheads = Vec::with_capacity(count * options.trials);
@@ -634,7 +647,7 @@ fn measure_latency(
     })
 }
 
-fn measure_storm(options: &Options) -> Result<Storm, Error> {
+fn measure_storm(options: &Options) -> Result<Storm, Failed> {
     let tree = TempTree::new(&options.dir, "storm")?;
     for f in 0..options.storm_files {
         write_file(&tree.0.join(format!("s{:02}/f{f:05}.css", f % 100)), "a{}")?;

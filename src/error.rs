@@ -50,13 +50,6 @@ pub enum Error {
         /// What to do about it.
         fix: String,
     },
-    /// `hotreload bench` could not run its measurement.
-    Bench {
-        /// What failed.
-        problem: String,
-        /// What to do about it.
-        fix: String,
-    },
     /// A thread could not be spawned, or one of ours panicked.
     Thread {
         /// The thread's name, such as `hotreload-watcher`.
@@ -137,7 +130,6 @@ impl fmt::Display for Error {
                 Ok(())
             }
             Error::Watch { problem, fix } => write!(f, "{problem}\n  fix: {fix}"),
-            Error::Bench { problem, fix } => write!(f, "benchmark: {problem}\n  fix: {fix}"),
             Error::Thread { name, problem } => write!(f, "thread {name}: {problem}"),
         }
     }

@@ -484,7 +484,7 @@ fn descriptors() -> Option<(u64, u64)> {
 
 /// The most files this process may have open (the soft `RLIMIT_NOFILE`),
 /// from `/proc/self/limits`; `None` where that cannot be read, or unlimited.
-pub(crate) fn open_file_limit() -> Option<u64> {
+pub fn open_file_limit() -> Option<u64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line["Max open files".len()..]

@@ -127,7 +127,6 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod bench;
 mod client;
 pub mod config;
 mod error;

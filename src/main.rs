@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+mod bench;
+
 use hotreload::serve::{DevServer, Options};
 use hotreload::{Config, Error, WatchDir};
 
@@ -92,17 +94,28 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(if e.is_config() { 2 } else { 1 })
         }
+        Err(Failure::Bench(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
 enum Failure {
     Usage(Usage),
     Run(Error),
+    Bench(bench::Failed),
 }
 
 impl From<Usage> for Failure {
     fn from(u: Usage) -> Failure {
         Failure::Usage(u)
+    }
+}
+
+impl From<bench::Failed> for Failure {
+    fn from(e: bench::Failed) -> Failure {
+        Failure::Bench(e)
     }
 }
 
@@ -456,7 +469,7 @@ fn bench(mut args: lexopt::Parser) -> Result<ExitCode, Failure> {
         }
     }
     // The preset first, so that flags adjust it wherever they stand.
-    let mut options = hotreload::bench::Options::new(exe);
+    let mut options = bench::Options::new(exe);
     if quick {
         options = options.quick();
     }
@@ -467,8 +480,8 @@ fn bench(mut args: lexopt::Parser) -> Result<ExitCode, Failure> {
     if options.trials == 0 {
         return Err(Usage("--trials must be at least 1".into()).into());
     }
-    let report = hotreload::bench::run(&options, |step| eprintln!("bench: {step}"))?;
-    let _ = hotreload::bench::print(&report, json, std::io::stdout());
+    let report = bench::run(&options, |step| eprintln!("bench: {step}"))?;
+    let _ = bench::print(&report, json, std::io::stdout());
     if !report.lost_nothing() {
         eprintln!("error: some batches were missed or duplicated (see the table)");
         return Ok(ExitCode::from(1));

@@ -64,7 +64,7 @@ impl Manager {
                     "[HotReload] this process may open only {limit} files, enough for {fit} WebSocket clients; max_clients is lowered from {} to {fit}. To allow {} clients, raise the limit before starting, e.g. `ulimit -n {}`",
                     config.max_clients,
                     config.max_clients,
-                    files_needed(config.max_clients),
+                    Manager::files_needed(config.max_clients),
                 );
                 config.max_clients = fit;
             }
@@ -103,6 +103,13 @@ impl Manager {
             watcher: Some(watcher),
             fanout: Some(fanout),
         })
+    }
+
+    /// Open files a process needs to hold `clients` WebSocket clients and
+    /// everything else: what `ulimit -n` must allow before starting. A
+    /// manager lowers `max_clients` to what the limit holds.
+    pub fn files_needed(clients: usize) -> u64 {
+        clients as u64 * FILES_PER_CLIENT + FILES_RESERVED
     }
 
     /// Is hot reload running?
@@ -191,11 +198,6 @@ const FILES_PER_CLIENT: u64 = 2;
 /// Open files kept for everything else: the listener, the watcher, files
 /// being served and browsers' page connections.
 const FILES_RESERVED: u64 = 64;
-
-/// Open files `clients` WebSocket clients need, with the reserve.
-pub(crate) fn files_needed(clients: usize) -> u64 {
-    clients as u64 * FILES_PER_CLIENT + FILES_RESERVED
-}
 
 /// How many clients fit under the open-file limit `limit`. The listener
 /// survives running out (see [`crate::http`]), but a browser is better

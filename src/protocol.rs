@@ -173,8 +173,9 @@ pub(crate) fn file_changed_message(batch: &ChangeBatch) -> String {
     out
 }
 
-/// Appends `s` as a JSON string literal, quotes included.
-pub(crate) fn push_json_str(out: &mut String, s: &str) {
+/// Appends `s` as a JSON string literal, quotes included (how every
+/// message here is written, without a JSON library).
+pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
         match c {
