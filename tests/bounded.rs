@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use common::{
@@ -17,6 +18,16 @@ use common::{
     threads_named, wait_until, with_open_file_limit, write,
 };
 use hotreload::http::IDLE_TIMEOUT;
+
+/// One test at a time: several of them flood the machine on purpose, and
+/// the timing bounds of the others are about the server, not the flood.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn turn() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// What SPEC.md section 8 allows for Ctrl-C / SIGTERM, with room for the
 /// process to start its exit on a busy machine.
@@ -70,6 +81,7 @@ fn assert_exits_at_once(child: &mut Child, during: &str) {
 
 #[test]
 fn eight_stuck_downloads_do_not_hold_a_page_load() {
+    let _turn = turn();
     // A long write timeout, so the downloads stay stuck for the whole test.
     let dir = site("hot_reload:\n  heartbeat_ms: 30000\n");
     let (mut child, addr) = serve_site(dir.path());
@@ -99,6 +111,7 @@ fn eight_stuck_downloads_do_not_hold_a_page_load() {
 
 #[test]
 fn running_out_of_descriptors_never_stops_the_listener() {
+    let _turn = turn();
     let dir = site("hot_reload: {}\n");
     let (mut child, addr) = serve(
         &mut with_open_file_limit(
@@ -141,6 +154,7 @@ fn running_out_of_descriptors_never_stops_the_listener() {
 
 #[test]
 fn a_request_trickling_a_byte_a_minute_is_closed_and_holds_nobody() {
+    let _turn = turn();
     let dir = site("hot_reload: {}\n");
     let (mut child, addr) = serve_site(dir.path());
     let mut slow = TcpStream::connect(addr).expect("connect");
@@ -203,6 +217,7 @@ fn status_clients(addr: SocketAddr) -> u64 {
 
 #[test]
 fn a_client_whose_socket_stops_taking_data_is_dropped_and_its_thread_freed() {
+    let _turn = turn();
     // A buffer so large that only the socket can find the frozen client.
     let dir =
         site("hot_reload:\n  heartbeat_ms: 1000\n  client_buffer: 100000\n  debounce_ms: 20\n");
@@ -225,8 +240,11 @@ fn a_client_whose_socket_stops_taking_data_is_dropped_and_its_thread_freed() {
         for name in &names {
             write(&dir.path().join(name), &rounds.to_string());
         }
-        let batch = next_change(&mut healthy);
-        assert!(batch["count"].as_u64() >= Some(300), "{batch}");
+        // One batch, or a few on a busy machine: the healthy client gets all.
+        let mut seen = 0;
+        while seen < names.len() {
+            seen += next_change(&mut healthy)["count"].as_u64().unwrap_or(0) as usize;
+        }
     }
     assert_eq!(
         status_clients(addr),
@@ -252,6 +270,7 @@ fn a_client_whose_socket_stops_taking_data_is_dropped_and_its_thread_freed() {
 
 #[test]
 fn host_names_that_are_not_ours_are_refused_and_ours_are_served() {
+    let _turn = turn();
     let dir = site("hot_reload: {}\n");
     let (mut child, addr) = serve(
         bin().args([
@@ -423,6 +442,7 @@ fn run(cmd: &mut Command) {
 
 #[test]
 fn a_client_that_vanishes_is_dropped_within_two_heartbeats_and_a_second() {
+    let _turn = turn();
     let Some(link) = Link::new() else { return };
     let heartbeat = Duration::from_millis(1000);
     let dir = site("hot_reload:\n  heartbeat_ms: 1000\n");

@@ -274,25 +274,30 @@ fn status_for_people_and_as_json() {
 #[test]
 fn status_json_stays_json_when_the_status_is_large() {
     let dir = site();
-    let server = serve(&["--port", "0", "--debounce", "20"], dir.path(), &[]);
+    // A long quiet time, so the 300 saves below are one batch even on a
+    // busy machine.
+    let server = serve(&["--port", "0", "--debounce", "500"], dir.path(), &[]);
     let mut ws = connect(server.addr, None).expect("connect");
     next_message(&mut ws, PATIENCE).expect("hello");
-    // 300 long names make a status document of about 40 KiB, past the
+    // 300 long names make a status document of about 60 KiB, past the
     // 32 KiB where tiny_http would switch to chunks.
     for i in 0..300 {
         write(
             &dir.path()
-                .join(format!("many/{}{i:03}.txt", "x".repeat(100))),
+                .join(format!("many/{}{i:03}.txt", "x".repeat(200))),
             "x",
         );
     }
-    let batch = next_change(&mut ws);
-    assert_eq!(batch["count"], 300, "{batch}");
+    let mut seen = 0;
+    while seen < 300 {
+        seen += next_change(&mut ws)["count"].as_u64().unwrap_or(0);
+    }
     let out = run(&["status", "--json", "--url", &server.url], dir.path());
     assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.len() > 32 * 1024, "{} bytes", out.stdout.len());
     let json: serde_json::Value =
         serde_json::from_slice(&out.stdout).expect("status --json prints JSON");
-    assert_eq!(json["last_change"]["count"], 300, "{json}");
+    assert!(json["last_change"]["count"].as_u64() > Some(0));
 }
 
 #[test]
