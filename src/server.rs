@@ -6,9 +6,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tiny_http::{Header, Method, Request, Response, StatusCode};
+use tiny_http::{Header, ReadWrite, Request, Response, StatusCode};
 use tungstenite::WebSocket;
-use tungstenite::protocol::Role;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role};
 
 use crate::client;
 use crate::config::Config;
@@ -94,20 +95,13 @@ impl Server {
     /// }
     /// ```
     pub fn handle(&self, request: Request) -> Option<Request> {
-        if !self.is_enabled() {
-            return Some(request);
+        match self.route(&request) {
+            Some(answer) => {
+                self.send(request, answer);
+                None
+            }
+            None => Some(request),
         }
-        let path = request.url().split(['?', '#']).next().unwrap_or("");
-        let route = match path {
-            WS_PATH => Server::handle_websocket,
-            STATUS_PATH => Server::handle_status,
-            CLIENT_PATH => Server::handle_client_script,
-            _ => return Some(request),
-        };
-        if let Some(request) = self.guard(request) {
-            route(self, request);
-        }
-        None
     }
 
     /// Answers a request that no route should see, and hands the rest back:
@@ -123,78 +117,111 @@ impl Server {
     /// `allowed_hosts` (a leading `.` allows every subdomain; `all` turns
     /// the check off).
     pub fn guard(&self, request: Request) -> Option<Request> {
-        if let Some(why) = oversized(&request) {
-            respond(request, text(431, &why));
-            return None;
+        match self.screen(&request) {
+            Some(answer) => {
+                self.send(request, answer);
+                None
+            }
+            None => Some(request),
         }
-        let host = header_value(&request, "Host");
-        if !self.inner.hosts.allow(host.as_deref()) {
-            let shown = host.unwrap_or_default();
-            log::warn!(
-                "[HotReload] refused a request for host {shown:?} (add it to allowed_hosts, or pass --allow-host, to let it in)"
-            );
-            respond(
-                request,
-                text(
-                    403,
-                    &format!(
-                        "host {shown:?} is not allowed here (a guard against DNS rebinding); add it to hot_reload.allowed_hosts or pass --allow-host {}",
-                        host_name(&shown)
-                    ),
-                ),
-            );
-            return None;
-        }
-        Some(request)
     }
 
     /// `GET /ws/hotreload`: checks the upgrade, the origin and the client
     /// limit, answers 101 and hands the socket to its own thread. Without an
     /// upgrade 426; a foreign origin 403; over `max_clients` 503.
     pub fn handle_websocket(&self, request: Request) {
-        let Some(hub) = &self.inner.hub else {
-            return respond(request, text(404, "hot reload is disabled"));
-        };
-        if *request.method() != Method::Get {
-            return respond(
-                request,
-                text(405, "use GET with a WebSocket upgrade").with_header(header("Allow", "GET")),
-            );
+        let answer = self.websocket(&request);
+        self.send(request, answer);
+    }
+
+    /// `GET /api/v1/hotreload/status`: the JSON of SPEC.md section 4.
+    pub fn handle_status(&self, request: Request) {
+        let answer = self.status(&request);
+        self.send(request, answer);
+    }
+
+    /// `GET /static/js/hotreload.js`: the browser script.
+    pub fn handle_client_script(&self, request: Request) {
+        let answer = self.client_script();
+        self.send(request, answer);
+    }
+
+    /// What the hot-reload routes answer `request`, checked by [`screen`];
+    /// `None` when its path is not theirs, or hot reload is disabled.
+    ///
+    /// [`screen`]: Self::screen
+    pub(crate) fn route(&self, request: &impl Asked) -> Option<Answer> {
+        if !self.is_enabled() {
+            return None;
         }
-        let upgrade = header_value(&request, "Upgrade").unwrap_or_default();
-        let connection = header_value(&request, "Connection").unwrap_or_default();
+        let path = request.url().split(['?', '#']).next().unwrap_or("");
+        if !matches!(path, WS_PATH | STATUS_PATH | CLIENT_PATH) {
+            return None;
+        }
+        if let Some(refused) = self.screen(request) {
+            return Some(refused);
+        }
+        Some(match path {
+            WS_PATH => self.websocket(request),
+            STATUS_PATH => self.status(request),
+            _ => self.client_script(),
+        })
+    }
+
+    /// The refusal of [`guard`](Self::guard) for `request`, if it gets one.
+    pub(crate) fn screen(&self, request: &impl Asked) -> Option<Answer> {
+        if let Some(why) = oversized(request) {
+            return Some(Answer::text(431, why));
+        }
+        let host = request.header("Host");
+        if self.inner.hosts.allow(host.as_deref()) {
+            return None;
+        }
+        let shown = host.unwrap_or_default();
+        log::warn!(
+            "[HotReload] refused a request for host {shown:?} (add it to allowed_hosts, or pass --allow-host, to let it in)"
+        );
+        Some(Answer::text(
+            403,
+            format!(
+                "host {shown:?} is not allowed here (a guard against DNS rebinding); add it to hot_reload.allowed_hosts or pass --allow-host {}",
+                host_name(&shown)
+            ),
+        ))
+    }
+
+    fn websocket(&self, request: &impl Asked) -> Answer {
+        let Some(hub) = &self.inner.hub else {
+            return Answer::text(404, "hot reload is disabled");
+        };
+        if request.method() != "GET" {
+            return Answer::text(405, "use GET with a WebSocket upgrade").with("Allow", "GET");
+        }
+        let upgrade = request.header("Upgrade").unwrap_or_default();
+        let connection = request.header("Connection").unwrap_or_default();
         if !upgrade.eq_ignore_ascii_case("websocket")
             || !connection.to_ascii_lowercase().contains("upgrade")
         {
-            return respond(
-                request,
-                // tiny_http drops `Upgrade` and `Connection` from responses,
-                // so the body says what the 426 means.
-                text(
-                    426,
-                    "this is the hot-reload WebSocket endpoint: connect with a WebSocket client (the page script /static/js/hotreload.js does)",
-                ),
+            // tiny_http drops `Upgrade` and `Connection` from responses,
+            // so the body says what the 426 means.
+            return Answer::text(
+                426,
+                "this is the hot-reload WebSocket endpoint: connect with a WebSocket client (the page script /static/js/hotreload.js does)",
             );
         }
-        if header_value(&request, "Sec-WebSocket-Version").as_deref() != Some("13") {
-            return respond(
-                request,
-                text(
-                    426,
-                    "unsupported WebSocket version: this server speaks version 13",
-                )
-                .with_header(header("Sec-WebSocket-Version", "13")),
-            );
+        if request.header("Sec-WebSocket-Version").as_deref() != Some("13") {
+            return Answer::text(
+                426,
+                "unsupported WebSocket version: this server speaks version 13",
+            )
+            .with("Sec-WebSocket-Version", "13");
         }
-        let key = header_value(&request, "Sec-WebSocket-Key").unwrap_or_default();
+        let key = request.header("Sec-WebSocket-Key").unwrap_or_default();
         if !is_websocket_key(&key) {
-            return respond(
-                request,
-                text(400, "missing or malformed Sec-WebSocket-Key header"),
-            );
+            return Answer::text(400, "missing or malformed Sec-WebSocket-Key header");
         }
-        let origin = header_value(&request, "Origin");
-        let host = header_value(&request, "Host");
+        let origin = request.header("Origin");
+        let host = request.header("Host");
         if !origin_allowed(
             origin.as_deref(),
             host.as_deref(),
@@ -204,84 +231,102 @@ impl Server {
             log::warn!(
                 "[HotReload] refused a WebSocket from origin {shown} (add it to allowed_origins to let it in)"
             );
-            return respond(
-                request,
-                text(
-                    403,
-                    &format!(
-                        "origin {shown} may not connect; add it to hot_reload.allowed_origins to allow it"
-                    ),
+            return Answer::text(
+                403,
+                format!(
+                    "origin {shown} may not connect; add it to hot_reload.allowed_origins to allow it"
                 ),
             );
         }
         if hub.has_room().is_err() {
-            return respond(
-                request,
-                text(
-                    503,
-                    &format!(
-                        "too many hot-reload clients (max_clients is {})",
-                        self.inner.max_clients
-                    ),
-                )
-                .with_header(header("Retry-After", "5")),
-            );
+            return Answer::text(
+                503,
+                format!(
+                    "too many hot-reload clients (max_clients is {})",
+                    self.inner.max_clients
+                ),
+            )
+            .with("Retry-After", "5");
         }
-        let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
-        let response = Response::empty(101).with_header(header("Sec-WebSocket-Accept", &accept));
-        let stream = request.upgrade("websocket", response);
+        Answer::Upgrade {
+            accept: tungstenite::handshake::derive_accept_key(key.as_bytes()),
+        }
+    }
+
+    fn status(&self, request: &impl Asked) -> Answer {
+        if self.inner.hub.is_none() {
+            return Answer::text(404, "hot reload is disabled");
+        }
+        if !matches!(request.method(), "GET" | "HEAD") {
+            return Answer::text(405, "use GET").with("Allow", "GET, HEAD");
+        }
+        Answer::Reply {
+            status: 200,
+            headers: vec![
+                ("Content-Type", "application/json".into()),
+                ("Cache-Control", "no-cache".into()),
+            ],
+            body: self.status_json().into_bytes(),
+        }
+    }
+
+    fn client_script(&self) -> Answer {
+        if self.inner.hub.is_none() {
+            return Answer::text(404, "hot reload is disabled");
+        }
+        Answer::Reply {
+            status: 200,
+            headers: vec![
+                (
+                    "Content-Type",
+                    "application/javascript; charset=utf-8".into(),
+                ),
+                ("Cache-Control", "no-cache".into()),
+            ],
+            body: CLIENT_JS.as_bytes().to_vec(),
+        }
+    }
+
+    /// Sends `answer` to a tiny_http request.
+    fn send(&self, request: Request, answer: Answer) {
+        match answer {
+            Answer::Reply {
+                status,
+                headers,
+                body,
+            } => {
+                let mut response = Response::from_data(body).with_status_code(StatusCode(status));
+                for (name, value) in &headers {
+                    response.add_header(header(name, value));
+                }
+                respond(request, response);
+            }
+            Answer::Upgrade { accept } => {
+                let response =
+                    Response::empty(101).with_header(header("Sec-WebSocket-Accept", &accept));
+                self.take_socket(request.upgrade("websocket", response));
+            }
+        }
+    }
+
+    /// Hands an upgraded connection (its 101 sent) to the hub, which starts
+    /// its thread; refused when full or closing, with a close frame saying so.
+    pub(crate) fn take_socket(&self, stream: Box<dyn ReadWrite + Send>) {
+        let Some(hub) = &self.inner.hub else { return };
         let socket =
             WebSocket::from_raw_socket(stream, Role::Server, Some(client::socket_config()));
         if let Err((why, mut socket)) = hub.connect(socket) {
             // Lost a race for the last place, or shutting down: say so in the protocol.
             let code = match why {
-                Refused::Closed => tungstenite::protocol::frame::coding::CloseCode::Away,
-                Refused::Full | Refused::NoThread => {
-                    tungstenite::protocol::frame::coding::CloseCode::Again
-                }
+                Refused::Closed => CloseCode::Away,
+                Refused::Full | Refused::NoThread => CloseCode::Again,
             };
-            let _ = socket.close(Some(tungstenite::protocol::CloseFrame {
+            let _ = socket.close(Some(CloseFrame {
                 code,
                 reason: "try again".into(),
             }));
             let _ = socket.flush();
         }
-    }
-
-    /// `GET /api/v1/hotreload/status`: the JSON of SPEC.md section 4.
-    pub fn handle_status(&self, request: Request) {
-        if self.inner.hub.is_none() {
-            return respond(request, text(404, "hot reload is disabled"));
-        }
-        if !matches!(request.method(), Method::Get | Method::Head) {
-            return respond(
-                request,
-                text(405, "use GET").with_header(header("Allow", "GET, HEAD")),
-            );
-        }
-        let body = self.status_json();
-        respond(
-            request,
-            Response::from_string(body)
-                .with_header(header("Content-Type", "application/json"))
-                .with_header(header("Cache-Control", "no-cache")),
-        );
-    }
-
-    /// `GET /static/js/hotreload.js`: the browser script.
-    pub fn handle_client_script(&self, request: Request) {
-        if self.inner.hub.is_none() {
-            return respond(request, text(404, "hot reload is disabled"));
-        }
-        respond(
-            request,
-            Response::from_string(CLIENT_JS)
-                .with_header(header(
-                    "Content-Type",
-                    "application/javascript; charset=utf-8",
-                ))
-                .with_header(header("Cache-Control", "no-cache")),
-        );
     }
 
     /// WebSocket clients connected now.
@@ -356,27 +401,12 @@ fn respond<R: std::io::Read>(request: Request, response: Response<R>) {
     }
 }
 
-fn text(status: u16, message: &str) -> Response<std::io::Cursor<Vec<u8>>> {
-    Response::from_string(format!("{message}\n"))
-        .with_status_code(StatusCode(status))
-        .with_header(header("Content-Type", "text/plain; charset=utf-8"))
-        .with_header(header("Cache-Control", "no-cache"))
-}
-
 /// A header from names and values we write ourselves.
 fn header(name: &str, value: &str) -> Header {
     // Our names and values are ASCII without line breaks, which is all
     // `from_bytes` checks for; the accept key is base64.
     Header::from_bytes(name.as_bytes(), value.as_bytes())
         .expect("header names and values here are plain ASCII")
-}
-
-fn header_value(request: &Request, name: &str) -> Option<String> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|h| h.value.as_str().trim().to_string())
 }
 
 /// A `Sec-WebSocket-Key` is 16 bytes in base64: 22 characters and `==`.
@@ -387,6 +417,79 @@ fn is_websocket_key(key: &str) -> bool {
             .iter()
             .all(|c| c.is_ascii_alphanumeric() || *c == b'+' || *c == b'/')
         && b[22..] == *b"=="
+}
+
+/// A request as the routes see it, whichever HTTP front read it.
+pub(crate) trait Asked {
+    /// `GET`, `HEAD`, ...
+    fn method(&self) -> &str;
+    /// The request target as sent: path and query.
+    fn url(&self) -> &str;
+    /// The first header of that name (any case), trimmed.
+    fn header(&self, name: &str) -> Option<String>;
+    /// How many headers, and the bytes of the request line and headers.
+    fn head_size(&self) -> (usize, usize);
+}
+
+impl Asked for Request {
+    fn method(&self) -> &str {
+        self.method().as_str()
+    }
+    fn url(&self) -> &str {
+        self.url()
+    }
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers()
+            .iter()
+            .find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_str().trim().to_string())
+    }
+    fn head_size(&self) -> (usize, usize) {
+        let headers = self.headers();
+        let bytes = self.url().len()
+            + headers
+                .iter()
+                .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
+                .sum::<usize>();
+        (headers.len(), bytes)
+    }
+}
+
+/// What a route answers.
+pub(crate) enum Answer {
+    /// A whole response.
+    Reply {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+    },
+    /// `101 Switching Protocols` with this `Sec-WebSocket-Accept`; the
+    /// connection then goes to [`Server::take_socket`].
+    Upgrade { accept: String },
+}
+
+impl Answer {
+    /// A one-line plain-text answer.
+    pub(crate) fn text(status: u16, message: impl Into<String>) -> Answer {
+        let mut body = message.into();
+        body.push('\n');
+        Answer::Reply {
+            status,
+            headers: vec![
+                ("Content-Type", "text/plain; charset=utf-8".into()),
+                ("Cache-Control", "no-cache".into()),
+            ],
+            body: body.into_bytes(),
+        }
+    }
+
+    /// The same answer with one more header.
+    fn with(mut self, name: &'static str, value: &str) -> Answer {
+        if let Answer::Reply { headers, .. } = &mut self {
+            headers.push((name, value.to_string()));
+        }
+        self
+    }
 }
 
 /// At most this many request headers; more get 431.
@@ -400,17 +503,11 @@ pub const MAX_HEADERS: usize = 100;
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// Why a request head is over the limits, if it is.
-fn oversized(request: &Request) -> Option<String> {
-    let headers = request.headers();
-    let bytes = request.url().len()
-        + headers
-            .iter()
-            .map(|h| h.field.as_str().as_str().len() + h.value.as_str().len() + 4)
-            .sum::<usize>();
-    if headers.len() > MAX_HEADERS {
+fn oversized(request: &impl Asked) -> Option<String> {
+    let (headers, bytes) = request.head_size();
+    if headers > MAX_HEADERS {
         Some(format!(
-            "request header fields too large: {} headers, at most {MAX_HEADERS} are read",
-            headers.len()
+            "request header fields too large: {headers} headers, at most {MAX_HEADERS} are read"
         ))
     } else if bytes > MAX_HEAD_BYTES {
         Some(format!(
