@@ -225,39 +225,7 @@ impl Config {
 /// comment. `watch_dirs` (whose default is the served folder, which no
 /// value can say) and the binary-only keys (`host`, `port`, `root`,
 /// `inject`) are commented out, so parsing it gives [`Config::default`].
-pub const TEMPLATE: &str = r#"# hotreload settings, written by `hotreload init`; edit freely.
-# Only the `hot_reload` section is read: other top-level sections belong to
-# your application. Every key is optional; delete a line to get its default.
-hot_reload:
-  # Master switch; HOT_RELOAD_ENABLED=false in the environment turns it off.
-  enabled: true
-  # Folders watched recursively, like ["./web/static", "./personas"]; relative
-  # ones start at this file's folder. Default: the folder `hotreload serve`
-  # serves (for an embedding app, its working folder).
-  # watch_dirs: ["."]
-  # Globs a changed file must match, like "*.css" or "js/**/*.js"; [] means every file.
-  patterns: []
-  # Globs never reported (matching folders are not watched), on top of the default ignores:
-  # .git, node_modules, target, *.swp, *.swx, *~, .#*, #*#, 4913, *.tmp, *___jb_tmp___, *___jb_old___
-  ignore: []
-  # Quiet time in milliseconds that ends a batch of changes (at most 60000).
-  debounce_ms: 100
-  # A batch goes out at the latest this many milliseconds after its first change.
-  max_wait_ms: 1000
-  # Messages queued per browser before it counts as stalled and is dropped.
-  client_buffer: 10
-  # Ping interval in milliseconds; a vanished browser is dropped within two.
-  heartbeat_ms: 5000
-  # Browsers connected at once; more get 503.
-  max_clients: 1024
-  # Extra page origins allowed to connect, like "http://localhost:3000" or "null".
-  allowed_origins: []
-  # For `hotreload serve` only (its command-line flags win); uncomment to set.
-  # host: 127.0.0.1   # address to listen on
-  # port: 8080        # port to listen on; 0 picks a free one
-  # root: .           # folder to serve; default: the DIR argument, or .
-  # inject: true      # add the reload script to every HTML page
-"#;
+pub const TEMPLATE: &str = include_str!("template.yaml");
 
 /// The one top-level key this crate reads.
 const SECTION: &str = "hot_reload";
