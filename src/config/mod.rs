@@ -194,7 +194,7 @@ pub const TEMPLATE: &str = include_str!("template.yaml");
 
 #[cfg(test)]
 mod tests {
-    use super::keys::KEYS;
+    use super::keys::{self, KEYS};
     use super::*;
 
     fn parse(yaml: &str) -> Result<Config, Error> {
@@ -805,6 +805,91 @@ mod tests {
         for ignore in crate::watcher::patterns::DEFAULT_IGNORES {
             assert!(TEMPLATE.contains(ignore), "TEMPLATE lacks {ignore}");
         }
+    }
+
+    #[test]
+    fn the_table_has_a_row_for_every_field_in_order() {
+        let every = Config {
+            host: Some("h".into()),
+            port: Some(1),
+            root: Some("r".into()),
+            inject: Some(true),
+            ..Config::default()
+        };
+        let value = serde_yaml::to_value(every).unwrap_or_else(|e| panic!("{e}"));
+        let fields: Vec<&str> = (value.as_mapping().into_iter().flatten())
+            .filter_map(|(k, _)| k.as_str())
+            .collect();
+        let rows: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+        assert_eq!(fields, rows);
+    }
+
+    /// The README's key table: a row per key in the table's order, with
+    /// the default the template writes (the meaning is the README's own).
+    #[test]
+    fn the_readme_table_has_every_key_and_its_default() {
+        let readme = include_str!("../../README.md");
+        let rows: Vec<(&str, &str)> = (readme.lines())
+            .skip_while(|l| *l != "## Configuration")
+            .take_while(|l| !l.starts_with("## What"))
+            .filter_map(|l| l.strip_prefix("| `")?.split_once("` | "))
+            .collect();
+        let names: Vec<&str> = rows.iter().map(|(name, _)| *name).collect();
+        let keys: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+        assert_eq!(names, keys, "the README's key table");
+        for (name, rest) in rows {
+            let value = template_value(name);
+            // A default no value can say (the served folder) is told in words.
+            assert!(
+                rest.starts_with(&format!("`{value}`")) || !rest.starts_with('`'),
+                "{name}: README says {rest}, the template {value}"
+            );
+        }
+    }
+
+    /// What the template writes for a key, commented out or not.
+    fn template_value(name: &str) -> &'static str {
+        let prefix = format!("{name}: ");
+        (TEMPLATE.lines())
+            .find_map(|l| {
+                l.trim_start()
+                    .trim_start_matches("# ")
+                    .strip_prefix(&prefix)
+            })
+            .unwrap_or_else(|| panic!("TEMPLATE lacks {name}"))
+            .split(" #")
+            .next()
+            .unwrap_or_default()
+            .trim()
+    }
+
+    /// A range's hint that names the default names the template's.
+    #[test]
+    fn hints_name_the_template_defaults() {
+        for key in KEYS {
+            if let keys::Kind::Whole(bounds) = &key.kind
+                && let Some(said) = bounds.hint.strip_prefix("the default is ")
+            {
+                let value = template_value(key.name);
+                assert!(said.starts_with(value), "{}: hint {said}", key.name);
+            }
+        }
+    }
+
+    /// The README's example of a mistake is what the reader says.
+    #[test]
+    fn the_readme_error_example_is_real() {
+        let yaml = "app:\n  name: x\nhot_reload:\n  debounce: 50\n";
+        let shown = Config::from_yaml(yaml, Path::new("config.yaml"))
+            .unwrap_err()
+            .to_string();
+        let first = shown.lines().next().unwrap_or_default();
+        let readme = include_str!("../../README.md");
+        assert!(readme.contains(&format!("error: {first}\n")), "{first}");
+        assert!(
+            shown.contains("fix: did you mean `debounce_ms`?"),
+            "{shown}"
+        );
     }
 
     #[test]
