@@ -93,6 +93,9 @@ pub struct Config {
     pub max_clients: usize,
     /// Extra page origins (`http://host:port` or `null`) allowed to connect. Default none.
     pub allowed_origins: Vec<String>,
+    /// Extra host names allowed in the `Host` header (the DNS-rebinding
+    /// check); `all` turns the check off. Default none.
+    pub allowed_hosts: Vec<String>,
     /// Binary only: address to listen on. Default `127.0.0.1`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
@@ -123,6 +126,7 @@ impl Default for Config {
             heartbeat_ms: 5000,
             max_clients: 1024,
             allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
             host: None,
             port: None,
             root: None,
@@ -608,6 +612,16 @@ mod tests {
             "hot_reload:\n  enabled: true\n  debounce_ms: 2000\n",
             "`hot_reload.debounce_ms`: max_wait_ms (1000) is smaller",
             Some(2),
+        ),
+        (
+            "hot_reload:\n  allowed_hosts: all\n",
+            "write a list, even for one item: `allowed_hosts: [\"all\"]`",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  allowed_hosts:\n    - \"\"\n",
+            "item 1 is an empty host name",
+            Some(3),
         ),
         (
             "hot_reload:\n  patterns: [~]\n",
