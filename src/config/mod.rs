@@ -1,23 +1,14 @@
-//! The `hot_reload` section of `config.yaml`: plain data, parsed and checked once.
-//!
-//! Only this module touches YAML, so replacing `serde_yaml` touches one
-//! folder. [`Config::from_yaml`] reads a file in three steps, each of which
-//! stops at the first mistake with its line and its fix: `shape` (the YAML
-//! and the one section), `keys` (names and types), `values` (what parses but
-//! cannot work); `position` finds the line a message points at.
+//! The `hot_reload` section of `config.yaml` as plain data: its fields, their defaults, and `init`'s template.
 
 use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::Error;
 
 mod keys;
-mod position;
-mod shape;
 mod values;
-
-use keys::{RawTop, check_written, raw_error};
-use position::{Seg, locate};
-use shape::section_entries;
+mod yaml;
 
 /// One directory to watch: where it is, and the name changes are reported under.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,8 +43,31 @@ impl WatchDir {
     }
 }
 
-/// Settings of hot reload, with the defaults of SPEC.md section 2.
-#[derive(Debug, Clone, PartialEq)]
+/// A watch dir is written as its folder, which [`Config::from_yaml`] then
+/// resolves against the config file's folder.
+impl<'de> Deserialize<'de> for WatchDir {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<WatchDir, D::Error> {
+        String::deserialize(d).map(|written| WatchDir::new(&written, Path::new("")))
+    }
+}
+
+/// A watch dir is written as its path (lossily, if it is not UTF-8).
+impl Serialize for WatchDir {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.path.to_string_lossy())
+    }
+}
+
+/// Settings of hot reload: the `hot_reload` section of `config.yaml`.
+///
+/// Plain data: every field is optional in the file, where a missing one
+/// takes its value from [`Config::default`]. Each is documented with its
+/// default here, in the README's key table and in [`TEMPLATE`]; tests keep
+/// the three in step with one table of keys. It serializes too, which is
+/// how [`Config::validate`] puts values set in code through the checks
+/// that reading a file runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Master switch; `HOT_RELOAD_ENABLED` overrides it. Default `true`.
     pub enabled: bool,
@@ -80,17 +94,22 @@ pub struct Config {
     /// Extra page origins (`http://host:port` or `null`) allowed to connect. Default none.
     pub allowed_origins: Vec<String>,
     /// Extra host names allowed in the `Host` header (the DNS-rebinding
-    /// check of SPEC.md section 4); `all` turns the check off. Default none.
+    /// check); `all` turns the check off. Default none.
     pub allowed_hosts: Vec<String>,
     /// Binary only: address to listen on. Default `127.0.0.1`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// Binary only: port to listen on (0 picks a free one). Default 8080.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
     /// Binary only: folder to serve. Default: the folder given on the command line, or `.`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub root: Option<PathBuf>,
     /// Binary only: inject the client script into HTML pages. Default `true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub inject: Option<bool>,
     /// The file this came from, for error messages; `None` for defaults.
+    #[serde(skip)]
     pub source: Option<PathBuf>,
 }
 
@@ -130,83 +149,28 @@ impl Config {
     }
 
     /// Parses the `hot_reload` section of YAML text that came from `file`
-    /// (used in messages, and its directory resolves relative `watch_dirs`).
+    /// (used in messages, and its directory resolves relative `watch_dirs`
+    /// and `root`). The first mistake stops it, with its line and its fix.
     pub fn from_yaml(text: &str, file: &Path) -> Result<Config, Error> {
-        // 1. The shape of the document: syntax, top level, the section itself.
-        let entries = section_entries(text, file)?;
-        // 2. Keys and types, read straight from the text so errors have a position.
-        let raw = match serde_yaml::from_str::<RawTop>(text) {
-            Ok(top) => top.hot_reload.unwrap_or_default(),
-            Err(e) => return Err(raw_error(&e, &entries, file)),
-        };
-        check_written(&raw, &entries, text, file)?;
-        // 3. Build, then check what parsed but cannot work.
+        let mut config = yaml::read(text, file)?;
         let base = match file.parent() {
             Some(dir) if !dir.as_os_str().is_empty() => dir,
             _ => Path::new("."),
         };
-        let defaults = Config::default();
-        let config = Config {
-            enabled: raw.enabled.unwrap_or(defaults.enabled),
-            watch_dirs: raw
-                .watch_dirs
-                .unwrap_or_default()
-                .iter()
-                .map(|d| WatchDir::new(d, base))
-                .collect(),
-            patterns: raw.patterns.unwrap_or_default(),
-            ignore: raw.ignore.unwrap_or_default(),
-            debounce_ms: raw.debounce_ms.unwrap_or(defaults.debounce_ms),
-            max_wait_ms: raw.max_wait_ms.unwrap_or(defaults.max_wait_ms),
-            client_buffer: raw.client_buffer.unwrap_or(defaults.client_buffer),
-            heartbeat_ms: raw.heartbeat_ms.unwrap_or(defaults.heartbeat_ms),
-            max_clients: raw.max_clients.unwrap_or(defaults.max_clients),
-            // An unquoted YAML `null` item means the origin `null`.
-            allowed_origins: raw
-                .allowed_origins
-                .unwrap_or_default()
-                .into_iter()
-                .map(|o| o.unwrap_or_else(|| "null".into()))
-                .collect(),
-            allowed_hosts: Vec::new(),
-            host: raw.host,
-            port: raw.port,
-            root: raw.root.map(|r| {
-                let r = PathBuf::from(r);
-                if r.is_absolute() { r } else { base.join(r) }
-            }),
-            inject: raw.inject,
-            source: Some(file.to_path_buf()),
-        };
-        if let Err(p) = config.check() {
-            let mut path = vec![Seg::Key(SECTION), Seg::Key(p.key)];
-            path.extend(p.index.map(Seg::Index));
-            let mut key = p.key;
-            let mut pos = locate(text, &path, false, 0);
-            if pos.is_none()
-                && let Some(alt) = p.alt
-            {
-                pos = locate(text, &[Seg::Key(SECTION), Seg::Key(alt)], false, 0);
-                key = alt;
-            }
-            let key = Some(format!("{SECTION}.{key}"));
-            return Err(config_error(file, pos, key, p.problem, p.fix));
+        for dir in &mut config.watch_dirs {
+            dir.path = base.join(&dir.path);
         }
+        config.root = config.root.map(|root| base.join(root));
+        config.source = Some(file.to_path_buf());
         Ok(config)
     }
 
-    /// Checks values that parse but cannot work (bad globs, zero buffers).
+    /// Runs the checks of [`Config::from_yaml`] on values set in code or by
+    /// command-line flags (bad globs, zero buffers); a `source` of `None`
+    /// names the command line in the message.
     pub fn validate(&self) -> Result<(), Error> {
-        // `from_yaml` runs these checks itself (pointing at the line); the
-        // binary runs them again after merging its flags, and a `source` of
-        // `None` then means the values came from the command line.
-        self.check().map_err(|p| {
-            let file = match &self.source {
-                Some(file) => file.clone(),
-                None => PathBuf::from("<command line>"),
-            };
-            Error::config(file, format!("{SECTION}.{}", p.key), p.problem, p.fix)
-        })
+        let file = self.source.clone();
+        yaml::check(self, &file.unwrap_or_else(|| "<command line>".into()))
     }
 
     /// Applies `HOT_RELOAD_ENABLED` (`false`/`0`/`no`/`off` turn hot reload
@@ -230,64 +194,11 @@ impl Config {
 /// comment. `watch_dirs` (whose default is the served folder, which no
 /// value can say) and the binary-only keys (`host`, `port`, `root`,
 /// `inject`) are commented out, so parsing it gives [`Config::default`].
-pub const TEMPLATE: &str = r#"# hotreload settings, written by `hotreload init`; edit freely.
-# Only the `hot_reload` section is read: other top-level sections belong to
-# your application. Every key is optional; delete a line to get its default.
-hot_reload:
-  # Master switch; HOT_RELOAD_ENABLED=false in the environment turns it off.
-  enabled: true
-  # Folders watched recursively, like ["./web/static", "./personas"]; relative
-  # ones start at this file's folder. Default: the folder `hotreload serve`
-  # serves (for an embedding app, its working folder).
-  # watch_dirs: ["."]
-  # Globs a changed file must match, like "*.css" or "js/**/*.js"; [] means every file.
-  patterns: []
-  # Globs never reported (matching folders are not watched), on top of the default ignores:
-  # .git, node_modules, target, *.swp, *.swx, *~, .#*, #*#, 4913, *.tmp, *___jb_tmp___, *___jb_old___
-  ignore: []
-  # Quiet time in milliseconds that ends a batch of changes (at most 60000).
-  debounce_ms: 100
-  # A batch goes out at the latest this many milliseconds after its first change.
-  max_wait_ms: 1000
-  # Messages queued per browser before it counts as stalled and is dropped.
-  client_buffer: 10
-  # Ping interval in milliseconds; a vanished browser is dropped within two.
-  heartbeat_ms: 5000
-  # Browsers connected at once; more get 503.
-  max_clients: 1024
-  # Extra page origins allowed to connect, like "http://localhost:3000" or "null".
-  allowed_origins: []
-  # For `hotreload serve` only (its command-line flags win); uncomment to set.
-  # host: 127.0.0.1   # address to listen on
-  # port: 8080        # port to listen on; 0 picks a free one
-  # root: .           # folder to serve; default: the DIR argument, or .
-  # inject: true      # add the reload script to every HTML page
-"#;
-
-/// The one top-level key this crate reads.
-const SECTION: &str = "hot_reload";
-
-/// A config error at a position (line, column), when known.
-fn config_error(
-    file: &Path,
-    pos: Option<(usize, usize)>,
-    key: Option<String>,
-    problem: impl Into<String>,
-    fix: impl Into<String>,
-) -> Error {
-    Error::Config {
-        file: file.to_path_buf(),
-        line: pos.map(|p| p.0),
-        column: pos.map(|p| p.1),
-        key,
-        problem: problem.into(),
-        fix: fix.into(),
-    }
-}
+pub const TEMPLATE: &str = include_str!("template.yaml");
 
 #[cfg(test)]
 mod tests {
-    use super::keys::KEYS;
+    use super::keys::{self, KEYS};
     use super::*;
 
     fn parse(yaml: &str) -> Result<Config, Error> {
@@ -350,7 +261,7 @@ mod tests {
         ),
         (
             "hot_reload:\n  enabled: true\n  enabled: false\n",
-            "set twice (also on line 2)",
+            "`hot_reload.enabled`: `enabled` is set twice",
             Some(3),
         ),
         ("hot_reload:\n  debounce_ms:\n", "has no value", Some(2)),
@@ -482,7 +393,7 @@ mod tests {
         ),
         (
             "hot_reload:\n  port: 0\n  root: \"\"\n",
-            "`hot_reload.root`: is an empty folder name",
+            "`hot_reload.root`: the folder name is empty",
             Some(3),
         ),
         (
@@ -612,17 +523,13 @@ mod tests {
         (
             "app: 1\nhot-reload:\n  enabled: true\n",
             "rename `hot-reload` to `hot_reload`",
-            Some(2),
+            None,
         ),
-        (
-            "HotReload:\n  enabled: true\n",
-            "rename `HotReload`",
-            Some(1),
-        ),
+        ("HotReload:\n  enabled: true\n", "rename `HotReload`", None),
         (
             "app: 1\nwatch_dirs: [a]\npatterns: []\n",
             "indent `watch_dirs`, `patterns` under it",
-            Some(2),
+            None,
         ),
         (
             "hot_reload: true\n",
@@ -642,16 +549,16 @@ mod tests {
             Some(2),
         ),
         (
-            "hot_reload:\n  a: 1\napp: 2\nhot_reload:\n  b: 2\n",
-            "appears twice (also on line 1)",
+            "hot_reload:\n  enabled: true\napp: 2\nhot_reload:\n  enabled: false\n",
+            "`hot_reload`: the `hot_reload` section appears twice",
             Some(4),
         ),
         // Syntax.
         ("hot_reload:\n\tenabled: true\n", "a tab character", Some(2)),
         (
             "hot_reload:\n  enabled: \"true\n",
-            "close the quote",
-            Some(2),
+            "a quoted scalar at line 2 column 12\n  fix: close the quote",
+            Some(3),
         ),
         (
             "hot_reload:\n  patterns: [\"a\", \"b\"\n",
@@ -671,7 +578,7 @@ mod tests {
         (
             "hot_reload:\n  enabled: true\n---\napp: 1\n",
             "more than one YAML document",
-            Some(3),
+            Some(4),
         ),
         ("hot_reload:\n  enabled: *nothing\n", "alias", Some(2)),
         (
@@ -682,6 +589,48 @@ mod tests {
         (
             "hot_reload:\n  host: a: b\n",
             "mapping values are not allowed",
+            Some(2),
+        ),
+        // A syntax error wins over what the nodes before it seemed to say.
+        (
+            "hot_reload:\n  enabled: true\n   debounce_ms: 100\n",
+            "invalid YAML: mapping values are not allowed",
+            Some(3),
+        ),
+        (
+            "hot_reload:\n  debounce_ms: fast\n  patterns: [a\n",
+            "close the list with `]`",
+            Some(4),
+        ),
+        // No node holds these: the section is pointed at.
+        (
+            "hot_reload:\n  max_wait_ms: 200\n  debounce_ms: 300\n",
+            "`hot_reload.max_wait_ms`: max_wait_ms (200) is smaller than debounce_ms (300)",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  enabled: true\n  debounce_ms: 2000\n",
+            "`hot_reload.debounce_ms`: max_wait_ms (1000) is smaller",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  allowed_hosts: all\n",
+            "write a list, even for one item: `allowed_hosts: [\"all\"]`",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  allowed_hosts:\n    - \"\"\n",
+            "item 1 is an empty host name",
+            Some(3),
+        ),
+        (
+            "hot_reload:\n  patterns: [~]\n",
+            "item 1 must be text, found nothing",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  enabled: !yes true\n",
+            "found a tagged value",
             Some(2),
         ),
     ];
@@ -785,6 +734,15 @@ mod tests {
             ("hot_reload: {debounce_ms: 0, max_wait_ms: 0}\n", |c| {
                 c.debounce_ms == 0 && c.max_wait_ms == 0
             }),
+            // The rule between the two holds whichever comes first.
+            (
+                "hot_reload:\n  debounce_ms: 2000\n  max_wait_ms: 5000\n",
+                |c| c.debounce_ms == 2000 && c.max_wait_ms == 5000,
+            ),
+            (
+                "hot_reload:\n  max_wait_ms: 5000\n  debounce_ms: 2000\n",
+                |c| c.debounce_ms == 2000 && c.max_wait_ms == 5000,
+            ),
             (
                 "hot_reload:\n  allowed_origins: [null, \"null\", \"http://a.test:3000\", \"https://[::1]:8443\", \"http://localhost\"]\n",
                 |c| {
@@ -861,6 +819,91 @@ mod tests {
         for ignore in crate::watcher::patterns::DEFAULT_IGNORES {
             assert!(TEMPLATE.contains(ignore), "TEMPLATE lacks {ignore}");
         }
+    }
+
+    #[test]
+    fn the_table_has_a_row_for_every_field_in_order() {
+        let every = Config {
+            host: Some("h".into()),
+            port: Some(1),
+            root: Some("r".into()),
+            inject: Some(true),
+            ..Config::default()
+        };
+        let value = serde_yaml::to_value(every).unwrap_or_else(|e| panic!("{e}"));
+        let fields: Vec<&str> = (value.as_mapping().into_iter().flatten())
+            .filter_map(|(k, _)| k.as_str())
+            .collect();
+        let rows: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+        assert_eq!(fields, rows);
+    }
+
+    /// The README's key table: a row per key in the table's order, with
+    /// the default the template writes (the meaning is the README's own).
+    #[test]
+    fn the_readme_table_has_every_key_and_its_default() {
+        let readme = include_str!("../../README.md");
+        let rows: Vec<(&str, &str)> = (readme.lines())
+            .skip_while(|l| *l != "## Configuration")
+            .take_while(|l| !l.starts_with("## What"))
+            .filter_map(|l| l.strip_prefix("| `")?.split_once("` | "))
+            .collect();
+        let names: Vec<&str> = rows.iter().map(|(name, _)| *name).collect();
+        let keys: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+        assert_eq!(names, keys, "the README's key table");
+        for (name, rest) in rows {
+            let value = template_value(name);
+            // A default no value can say (the served folder) is told in words.
+            assert!(
+                rest.starts_with(&format!("`{value}`")) || !rest.starts_with('`'),
+                "{name}: README says {rest}, the template {value}"
+            );
+        }
+    }
+
+    /// What the template writes for a key, commented out or not.
+    fn template_value(name: &str) -> &'static str {
+        let prefix = format!("{name}: ");
+        (TEMPLATE.lines())
+            .find_map(|l| {
+                l.trim_start()
+                    .trim_start_matches("# ")
+                    .strip_prefix(&prefix)
+            })
+            .unwrap_or_else(|| panic!("TEMPLATE lacks {name}"))
+            .split(" #")
+            .next()
+            .unwrap_or_default()
+            .trim()
+    }
+
+    /// A range's hint that names the default names the template's.
+    #[test]
+    fn hints_name_the_template_defaults() {
+        for key in KEYS {
+            if let keys::Kind::Whole(bounds) = &key.kind
+                && let Some(said) = bounds.hint.strip_prefix("the default is ")
+            {
+                let value = template_value(key.name);
+                assert!(said.starts_with(value), "{}: hint {said}", key.name);
+            }
+        }
+    }
+
+    /// The README's example of a mistake is what the reader says.
+    #[test]
+    fn the_readme_error_example_is_real() {
+        let yaml = "app:\n  name: x\nhot_reload:\n  debounce: 50\n";
+        let shown = Config::from_yaml(yaml, Path::new("config.yaml"))
+            .unwrap_err()
+            .to_string();
+        let first = shown.lines().next().unwrap_or_default();
+        let readme = include_str!("../../README.md");
+        assert!(readme.contains(&format!("error: {first}\n")), "{first}");
+        assert!(
+            shown.contains("fix: did you mean `debounce_ms`?"),
+            "{shown}"
+        );
     }
 
     #[test]
