@@ -8,7 +8,13 @@
   var script = document.currentScript;
   var maxAttempts = parseInt((script && script.getAttribute("data-max-attempts")) || "5", 10);
   if (!(maxAttempts >= 0)) maxAttempts = 5;
-  var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/hotreload";
+  // Its server is where the script came from: the page's own, or (with
+  // `hotreload watch`) another port the app's layout points at.
+  var home = location;
+  try {
+    if (script && script.src) home = new URL(script.src);
+  } catch (e) { /* an odd src: the page's own server */ }
+  var url = (home.protocol === "https:" ? "wss://" : "ws://") + home.host + "/ws/hotreload";
   var JS_RELOAD_DELAY = 500; // ms the JavaScript notice shows before the reload
 
   var socket = null;

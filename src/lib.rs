@@ -134,6 +134,7 @@ pub mod http;
 mod hub;
 mod manager;
 pub mod protocol;
+pub mod proxy;
 pub mod serve;
 pub mod server;
 mod watcher;

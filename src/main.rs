@@ -10,6 +10,7 @@ use std::time::Duration;
 
 mod bench;
 
+use hotreload::proxy::{Backend, ProxyOptions, ProxyServer};
 use hotreload::serve::{DevServer, Options};
 use hotreload::{Config, Error, WatchDir};
 
@@ -68,7 +69,9 @@ fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let first = args.first().and_then(|a| a.to_str());
     let (command, rest) = match first {
-        Some(c @ ("serve" | "status" | "init" | "bench" | "help")) => (c, &args[1..]),
+        Some(c @ ("serve" | "proxy" | "watch" | "status" | "init" | "bench" | "help")) => {
+            (c, &args[1..])
+        }
         _ => ("serve", &args[..]),
     };
     let asks = |flags: &[&str]| rest.iter().any(|a| flags.iter().any(|f| a == *f));
@@ -85,7 +88,9 @@ fn main() -> ExitCode {
         "status" => status(parser),
         "init" => init(parser),
         "bench" => bench(parser),
-        _ => serve(parser),
+        "proxy" => run(parser, Mode::Proxy),
+        "watch" => run(parser, Mode::Watch),
+        _ => run(parser, Mode::Serve),
     };
     match result {
         Ok(code) => code,
@@ -162,65 +167,100 @@ fn number<T: std::str::FromStr>(
         .map_err(|_| Usage(format!("{flag} takes {what}, not {v:?}")))
 }
 
-fn serve(mut args: lexopt::Parser) -> Result<ExitCode, Failure> {
+/// Which server a serving command runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `serve [DIR]`: static files with the script.
+    Serve,
+    /// `proxy URL`: a backend with the script.
+    Proxy,
+    /// `watch [DIR]`: the hot-reload routes only.
+    Watch,
+}
+
+/// What `serve`, `proxy` and `watch` read from the command line.
+#[derive(Default)]
+struct Flags {
+    /// DIR for serve and watch, URL for proxy.
+    positional: Option<String>,
+    config_file: Option<PathBuf>,
+    host: Option<String>,
+    port: Option<u16>,
+    watch: Vec<String>,
+    patterns: Vec<String>,
+    ignore: Vec<String>,
+    allow_hosts: Vec<String>,
+    debounce: Option<u64>,
+    no_inject: bool,
+    quiet: bool,
+    verbose: bool,
+}
+
+fn flags(mut args: lexopt::Parser, mode: Mode) -> Result<Flags, Failure> {
     use lexopt::Arg::{Long, Short, Value};
-    let mut dir: Option<String> = None;
-    let mut config_file: Option<PathBuf> = None;
-    let (mut host, mut port) = (None, None);
-    let (mut watch, mut patterns, mut ignore) = (Vec::new(), Vec::new(), Vec::new());
-    let mut allow_hosts = Vec::new();
-    let mut debounce = None;
-    let mut no_inject = false;
-    let mut level = log::LevelFilter::Info;
+    let what = match mode {
+        Mode::Proxy => "backend URL",
+        Mode::Serve | Mode::Watch => "folder",
+    };
+    let mut f = Flags::default();
     while let Some(arg) = args.next()? {
         match arg {
-            Long("config") => config_file = Some(text(&mut args, "--config")?.into()),
-            Long("host") => host = Some(text(&mut args, "--host")?),
+            Long("config") => f.config_file = Some(text(&mut args, "--config")?.into()),
+            Long("host") => f.host = Some(text(&mut args, "--host")?),
             Long("port") => {
-                port = Some(number::<u16>(
+                f.port = Some(number(
                     &mut args,
                     "--port",
                     "a port number from 0 to 65535",
                 )?)
             }
-            Long("watch") => watch.push(text(&mut args, "--watch")?),
-            Long("pattern") => patterns.push(text(&mut args, "--pattern")?),
-            Long("ignore") => ignore.push(text(&mut args, "--ignore")?),
-            Long("allow-host") => allow_hosts.push(text(&mut args, "--allow-host")?),
+            Long("watch") => f.watch.push(text(&mut args, "--watch")?),
+            Long("pattern") => f.patterns.push(text(&mut args, "--pattern")?),
+            Long("ignore") => f.ignore.push(text(&mut args, "--ignore")?),
+            Long("allow-host") => f.allow_hosts.push(text(&mut args, "--allow-host")?),
             Long("debounce") => {
-                debounce = Some(number::<u64>(
-                    &mut args,
-                    "--debounce",
-                    "milliseconds, like 100",
-                )?)
+                f.debounce = Some(number(&mut args, "--debounce", "milliseconds, like 100")?)
             }
-            Long("no-inject") => no_inject = true,
-            Short('q') | Long("quiet") => level = log::LevelFilter::Warn,
-            Short('v') | Long("verbose") => level = log::LevelFilter::Debug,
+            Long("no-inject") => f.no_inject = true,
+            Short('q') | Long("quiet") => f.quiet = true,
+            Short('v') | Long("verbose") => f.verbose = true,
             Value(v) => {
                 let v = v
                     .into_string()
-                    .map_err(|v| Usage(format!("the folder {v:?} is not valid UTF-8")))?;
+                    .map_err(|v| Usage(format!("the {what} {v:?} is not valid UTF-8")))?;
                 if v.is_empty() {
-                    return Err(Usage(
-                        "the folder to serve is an empty name; use . for this folder".into(),
-                    )
-                    .into());
+                    let hint = match mode {
+                        Mode::Proxy => "give the backend's address, like http://localhost:3000",
+                        Mode::Serve | Mode::Watch => "use . for this folder",
+                    };
+                    return Err(Usage(format!("the {what} is an empty name; {hint}")).into());
                 }
-                if let Some(first) = &dir {
+                if let Some(first) = &f.positional {
                     return Err(Usage(format!(
-                        "only one folder can be served; got {first} and {v}"
+                        "only one {what} can be given; got {first} and {v}"
                     ))
                     .into());
                 }
-                dir = Some(v);
+                f.positional = Some(v);
             }
             other => return Err(other.unexpected().into()),
         }
     }
-    Logger::install(level);
+    Ok(f)
+}
 
-    let mut config = match &config_file {
+/// `serve`, `proxy` and `watch`: reads the flags and the config, starts the
+/// server, prints the ready line, and runs until Ctrl-C or SIGTERM.
+fn run(args: lexopt::Parser, mut mode: Mode) -> Result<ExitCode, Failure> {
+    let f = flags(args, mode)?;
+    Logger::install(if f.verbose {
+        log::LevelFilter::Debug
+    } else if f.quiet {
+        log::LevelFilter::Warn
+    } else {
+        log::LevelFilter::Info
+    });
+    let mut config = match &f.config_file {
         Some(file) => load_config(file)?,
         None if has_hot_reload_section(Path::new("config.yaml")) => {
             log::info!("[HotReload] using ./config.yaml");
@@ -232,51 +272,48 @@ fn serve(mut args: lexopt::Parser) -> Result<ExitCode, Failure> {
     // The file's values are checked already; a value that fails from here
     // on came from a flag, which the message must name instead of the file.
     let mut flagged = Vec::new();
-    if !watch.is_empty() {
-        config.watch_dirs = watch.iter().map(|w| WatchDir::new(w, cwd)).collect();
+    if !f.watch.is_empty() {
+        config.watch_dirs = f.watch.iter().map(|w| WatchDir::new(w, cwd)).collect();
         flagged.push(("watch_dirs", "--watch"));
     }
-    if !patterns.is_empty() {
-        config.patterns = patterns;
+    if !f.patterns.is_empty() {
+        config.patterns = f.patterns;
         flagged.push(("patterns", "--pattern"));
     }
-    if !ignore.is_empty() {
-        config.ignore.extend(ignore);
+    if !f.ignore.is_empty() {
+        config.ignore.extend(f.ignore);
         flagged.push(("ignore", "--ignore"));
     }
-    if !allow_hosts.is_empty() {
-        config.allowed_hosts.extend(allow_hosts);
+    if !f.allow_hosts.is_empty() {
+        config.allowed_hosts.extend(f.allow_hosts);
         flagged.push(("allowed_hosts", "--allow-host"));
     }
-    if let Some(ms) = debounce {
+    if let Some(ms) = f.debounce {
         config.debounce_ms = ms;
         config.max_wait_ms = config.max_wait_ms.max(ms);
         flagged.push(("debounce_ms", "--debounce"));
     }
+    // A config that names a backend makes plain `hotreload` a proxy.
+    if mode == Mode::Serve && f.positional.is_none() && config.proxy.is_some() {
+        mode = Mode::Proxy;
+    }
+    if mode == Mode::Proxy
+        && let Some(url) = &f.positional
+    {
+        Backend::parse(url).map_err(|problem| {
+            Usage(format!(
+                "the backend URL {problem}; give it like `hotreload proxy http://localhost:3000`"
+            ))
+        })?;
+        config.proxy = Some(url.clone());
+    }
     config.validate().map_err(|e| blame_flag(e, &flagged))?;
-    let root = match (dir, &config.root) {
-        (Some(dir), _) => PathBuf::from(dir),
-        (None, Some(root)) => root.clone(),
-        (None, None) => PathBuf::from("."),
-    };
-    if config.watch_dirs.is_empty() {
-        // Report paths the way the user named the folder: `serve web` gives `web/app.css`.
-        config
-            .watch_dirs
-            .push(WatchDir::new(&root.to_string_lossy(), cwd));
-    }
-    for log_file in own_log_files(&config.watch_dirs) {
-        config.ignore.push(log_file);
-    }
-    let options = Options {
-        root,
-        host: host
-            .or(config.host.clone())
-            .unwrap_or_else(|| "127.0.0.1".into()),
-        port: port.or(config.port).unwrap_or(8080),
-        inject: !no_inject && config.inject.unwrap_or(true),
-        config,
-    };
+    let host = f
+        .host
+        .or(config.host.clone())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    let port = f.port.or(config.port).unwrap_or(8080);
+    let inject = !f.no_inject && config.inject.unwrap_or(true);
     let (stop_tx, stop) = crossbeam_channel::bounded::<()>(1);
     ctrlc::set_handler(move || {
         let _ = stop_tx.try_send(());
@@ -285,17 +322,93 @@ fn serve(mut args: lexopt::Parser) -> Result<ExitCode, Failure> {
         name: "signal handler".into(),
         problem: e.to_string(),
     })?;
-    let mut server = DevServer::start(options)?;
-    println!(
-        "hotreload: serving {} at {}",
-        server.root().display(),
-        server.url()
-    );
+    let mut running: Box<dyn FnMut() -> Result<(), Error>> = match mode {
+        Mode::Proxy => {
+            let Some(url) = config.proxy.clone() else {
+                return Err(Usage(
+                    "proxy needs the backend's URL, like `hotreload proxy http://localhost:3000` (or `proxy:` in the config)".into(),
+                )
+                .into());
+            };
+            // Checked already, as the argument or by `validate`.
+            let backend = Backend::parse(&url).map_err(Usage)?;
+            ignore_own_logs(&mut config);
+            let options = ProxyOptions {
+                host,
+                port,
+                inject,
+                timeout: Duration::from_millis(config.proxy_timeout_ms),
+                config,
+                ..ProxyOptions::new(backend)
+            };
+            let mut proxy = ProxyServer::start(options)?;
+            println!("hotreload: proxying at {} to {url}", proxy.url());
+            Box::new(move || proxy.close())
+        }
+        Mode::Serve | Mode::Watch => {
+            let root = match (&f.positional, &config.root) {
+                (Some(dir), _) => PathBuf::from(dir),
+                (None, Some(root)) if mode == Mode::Serve => root.clone(),
+                _ => PathBuf::from("."),
+            };
+            if config.watch_dirs.is_empty() {
+                // Report paths the way the user named the folder: `serve web` gives `web/app.css`.
+                config
+                    .watch_dirs
+                    .push(WatchDir::new(&root.to_string_lossy(), cwd));
+            }
+            ignore_own_logs(&mut config);
+            let options = Options {
+                root,
+                host,
+                port,
+                inject,
+                files: mode == Mode::Serve,
+                config,
+            };
+            let mut server = DevServer::start(options)?;
+            if mode == Mode::Serve {
+                println!(
+                    "hotreload: serving {} at {}",
+                    server.root().display(),
+                    server.url()
+                );
+            } else {
+                println!(
+                    "hotreload: watching at {}\n  add this to your pages: {}",
+                    server.url(),
+                    script_tag(&server.url())
+                );
+            }
+            Box::new(move || server.close())
+        }
+    };
     let _ = std::io::stdout().flush();
     let _ = stop.recv();
     log::info!("[HotReload] shutting down");
-    server.close()?;
+    running()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The tag an app adds to its pages to load the client from `url`.
+fn script_tag(url: &str) -> String {
+    format!(
+        "<script src=\"{}{}\"></script>",
+        url.trim_end_matches('/'),
+        hotreload::server::CLIENT_PATH
+    )
+}
+
+/// Leaves out the files this process logs into (see [`own_log_files`]).
+fn ignore_own_logs(config: &mut Config) {
+    let watch_dirs = if config.watch_dirs.is_empty() {
+        vec![WatchDir::new(".", Path::new("."))]
+    } else {
+        config.watch_dirs.clone()
+    };
+    for log_file in own_log_files(&watch_dirs) {
+        config.ignore.push(log_file);
+    }
 }
 
 fn load_config(file: &Path) -> Result<Config, Error> {

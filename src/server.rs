@@ -591,6 +591,17 @@ fn host_name(authority: &str) -> String {
     host.trim_end_matches('.').to_string()
 }
 
+/// Does `authority` name this machine: `localhost`, `*.localhost`,
+/// `127.0.0.0/8` or `::1`?
+fn is_loopback(authority: &str) -> bool {
+    let host = host_name(authority);
+    host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// [`host_name`] with the loopback names folded into one, for comparing origins.
 fn same_host(authority: &str) -> String {
     let host = host_name(authority);
@@ -600,8 +611,10 @@ fn same_host(authority: &str) -> String {
     }
 }
 
-/// SPEC.md section 4: no `Origin` (not a browser), the page's host name equal
-/// to the `Host` header's, or an origin listed in `allowed_origins`.
+/// SPEC.md sections 4 and 9: no `Origin` (not a browser), the page's host
+/// name equal to the `Host` header's, both on this machine (a page served
+/// by an app on another local port, which loads the script from
+/// `hotreload watch`), or an origin listed in `allowed_origins`.
 pub(crate) fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: &[String]) -> bool {
     let Some(origin) = origin else { return true };
     let normalized = normalize_origin(origin);
@@ -616,7 +629,11 @@ pub(crate) fn origin_allowed(origin: Option<&str>, host: Option<&str>, allowed: 
     };
     let authority = authority.split('/').next().unwrap_or("");
     match host {
-        Some(host) => !authority.is_empty() && same_host(authority) == same_host(host),
+        Some(host) => {
+            !authority.is_empty()
+                && (same_host(authority) == same_host(host)
+                    || (is_loopback(authority) && is_loopback(host)))
+        }
         None => false,
     }
 }
@@ -664,6 +681,18 @@ mod tests {
                 true,
             ),
             (Some("http://127.0.0.1:8080"), None, false),
+            // A local app's page, and the script from `hotreload watch`.
+            (
+                Some("http://app.localhost:3000"),
+                Some("127.0.0.1:8080"),
+                true,
+            ),
+            (Some("http://127.0.0.2:3000"), Some("localhost:35729"), true),
+            (
+                Some("http://app.localhost:3000"),
+                Some("192.168.1.5:8080"),
+                false,
+            ),
         ];
         for (origin, host, want) in rows {
             assert_eq!(

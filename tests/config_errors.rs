@@ -176,6 +176,8 @@ fn every_key_is_read() {
             port: Some(9000),
             root: Some(base.join("./public")),
             inject: Some(false),
+            proxy: Some("http://localhost:3000/app".into()),
+            proxy_timeout_ms: 5000,
             source: Some(base.join("good_every_key.yaml")),
         }
     );

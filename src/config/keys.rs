@@ -126,6 +126,13 @@ pub(super) const KEYS: &[Key] = &[
         also: &["dir", "serve", "static_dir"] },
     Key { name: "inject", expected: "`true` or `false`", example: "inject: true",
         kind: Kind::Flag, also: &["inject_script"] },
+    Key { name: "proxy", expected: "a backend URL", example: "proxy: http://localhost:3000",
+        kind: Kind::Text(text("URL", "write the backend's address, like `proxy: http://localhost:3000`, or delete the line", values::backend)),
+        also: &["backend", "upstream", "proxy_url", "target"] },
+    Key { name: "proxy_timeout_ms", expected: "a whole number of milliseconds", example: "proxy_timeout_ms: 30000",
+        kind: Kind::Whole(Bounds { min: 100, max: 3_600_000, below: "is under 100 ms, too short for any backend to answer",
+            above: "is over one hour (3600000)", hint: "the default is 30000" }),
+        also: &["timeout", "timeout_ms", "backend_timeout_ms"] },
 ];
 
 /// The row of a key.

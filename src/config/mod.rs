@@ -108,6 +108,14 @@ pub struct Config {
     /// Binary only: inject the client script into HTML pages. Default `true`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inject: Option<bool>,
+    /// Binary only: the backend `hotreload proxy` sends requests to,
+    /// `http://host[:port][/base]`; plain `hotreload` then runs as a proxy
+    /// too. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
+    /// Proxy mode: how long the backend may take to start an answer before
+    /// the browser gets 504, in milliseconds. Default 30000.
+    pub proxy_timeout_ms: u64,
     /// The file this came from, for error messages; `None` for defaults.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -131,6 +139,8 @@ impl Default for Config {
             port: None,
             root: None,
             inject: None,
+            proxy: None,
+            proxy_timeout_ms: 30_000,
             source: None,
         }
     }
@@ -828,6 +838,7 @@ mod tests {
             port: Some(1),
             root: Some("r".into()),
             inject: Some(true),
+            proxy: Some("http://localhost:3000".into()),
             ..Config::default()
         };
         let value = serde_yaml::to_value(every).unwrap_or_else(|e| panic!("{e}"));

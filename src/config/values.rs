@@ -220,6 +220,13 @@ pub(super) fn glob(glob: &str) -> Result<(), Why> {
 }
 
 /// `null`, or `http(s)://host[:port]` with nothing after it.
+/// A backend URL for proxy mode: `http://host[:port][/base]`.
+pub(super) fn backend(url: &str) -> Result<(), Why> {
+    crate::proxy::Backend::parse(url)
+        .map(|_| ())
+        .map_err(|problem| why(problem, "write it like `proxy: http://localhost:3000`"))
+}
+
 pub(super) fn origin(origin: &str) -> Result<(), Why> {
     let bad = |why: &str, fix: String| Err((format!("`{origin}` {why}"), fix));
     let like = "write it like \"http://localhost:3000\"";

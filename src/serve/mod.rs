@@ -32,6 +32,10 @@ pub struct Options {
     pub port: u16,
     /// Inject the client script into HTML pages (ignored when hot reload is off).
     pub inject: bool,
+    /// Serve the files under `root`. Without them (`hotreload watch`), only
+    /// the hot-reload routes answer, for an app that loads the script from
+    /// here; other paths get 404 saying so. Default `true`.
+    pub files: bool,
     /// Hot-reload settings. With no `watch_dirs`, `root` is watched.
     pub config: Config,
 }
@@ -44,6 +48,7 @@ impl Options {
             host: "127.0.0.1".into(),
             port: 8080,
             inject: true,
+            files: true,
             config: Config::default(),
         }
     }
@@ -66,6 +71,7 @@ impl DevServer {
             host,
             port,
             inject,
+            files,
             mut config,
         } = options;
         if config.watch_dirs.is_empty() {
@@ -77,7 +83,14 @@ impl DevServer {
         // The name it listens on passes the Host check (SPEC.md section 4).
         config.host = Some(host.clone());
         let manager = Manager::new(config)?;
-        let files = Arc::new(StaticFiles::new(&root, inject && manager.is_enabled())?);
+        let files = if files {
+            Some(Arc::new(StaticFiles::new(
+                &root,
+                inject && manager.is_enabled(),
+            )?))
+        } else {
+            None
+        };
         let shown = if host.contains(':') {
             format!("[{host}]:{port}")
         } else {
@@ -87,7 +100,10 @@ impl DevServer {
         let http = Http::bind(&shown, &Timeouts::for_heartbeat(heartbeat))?;
         let addr = http.local_addr();
         let server = manager.server().clone();
-        let root = files.root().to_path_buf();
+        let root = match &files {
+            Some(files) => files.root().to_path_buf(),
+            None => root,
+        };
         let workers = Workers::start(
             "hotreload-request",
             http.requests().clone(),
@@ -96,8 +112,20 @@ impl DevServer {
                 let Some(request) = server.guard(request) else {
                     return;
                 };
-                if let Some(request) = server.handle(request) {
-                    files.respond(request);
+                let Some(request) = server.handle(request) else {
+                    return;
+                };
+                match &files {
+                    Some(files) => files.respond(request),
+                    None => {
+                        let _ = request.respond(
+                            tiny_http::Response::from_string(format!(
+                                "404 Not Found: hotreload watch serves only {} and its socket; your app serves its pages\n",
+                                crate::server::CLIENT_PATH
+                            ))
+                            .with_status_code(404),
+                        );
+                    }
                 }
             },
         )?;
@@ -123,14 +151,7 @@ impl DevServer {
     /// `http://HOST:PORT/`, the page to open. An unspecified address
     /// (`0.0.0.0`) is shown as `127.0.0.1`, which a browser can open.
     pub fn url(&self) -> String {
-        let ip = if self.addr.ip().is_unspecified() {
-            "127.0.0.1".to_string()
-        } else if self.addr.is_ipv6() {
-            format!("[{}]", self.addr.ip())
-        } else {
-            self.addr.ip().to_string()
-        };
-        format!("http://{ip}:{}/", self.addr.port())
+        url_of(self.addr)
     }
 
     /// The folder served (canonical).
@@ -157,6 +178,19 @@ impl DevServer {
         }
         self.manager.close()
     }
+}
+
+/// `http://HOST:PORT/` for a listening address; an unspecified one
+/// (`0.0.0.0`) is shown as `127.0.0.1`, which a browser can open.
+pub(crate) fn url_of(addr: SocketAddr) -> String {
+    let ip = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    format!("http://{ip}:{}/", addr.port())
 }
 
 impl Drop for DevServer {

@@ -762,3 +762,68 @@ fn a_stylesheet_whose_name_has_a_space_is_matched_alone() {
     assert!(same_page(&mut browser));
     assert_no_console_errors(&mut browser);
 }
+
+#[test]
+fn through_the_proxy_css_swaps_in_place_and_a_restarted_backend_reloads_the_page() {
+    let Some(_turn) = browser_turn() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    common::write(
+        &dir.path().join("static/app.css"),
+        "h1 { color: rgb(255, 0, 0); }\n",
+    );
+    let mut backend = common::Backend::start(&dir.path().join("static"), 0);
+    let (mut proxy, line) = common::start_ready(
+        common::bin()
+            .args([
+                "proxy",
+                &backend.url(),
+                "--port",
+                "0",
+                "--watch",
+                "static",
+                "-q",
+            ])
+            .current_dir(dir.path())
+            .stderr(Stdio::inherit()),
+    );
+    let addr = common::ready_line_addr(&line);
+    let mut browser = open_marked(&format!("http://{addr}/"));
+    let color = "getComputedStyle(document.getElementById('title')).color";
+    assert_eq!(browser.eval(color), "rgb(255, 0, 0)");
+    common::write(
+        &dir.path().join("static/app.css"),
+        "h1 { color: rgb(0, 0, 255); }\n",
+    );
+    browser.wait_for(
+        &format!("{color} === 'rgb(0, 0, 255)'"),
+        WAIT,
+        "the new colour, through the proxy",
+    );
+    assert!(same_page(&mut browser), "a CSS edit reloaded the page");
+    // The app goes down: a reload shows the proxy's page, which comes back
+    // by itself once the app answers again on its port.
+    let port = backend.addr.port();
+    drop(backend);
+    browser.eval("location.reload(); true");
+    browser.wait_for(
+        "document.title === 'The backend is not answering'",
+        WAIT,
+        "the 502 page",
+    );
+    backend = common::Backend::start(&dir.path().join("static"), port);
+    browser.wait_for(
+        "document.title === 'backend' && !!document.getElementById('title')",
+        WAIT,
+        "the page back once the app answers",
+    );
+    assert_eq!(browser.eval(color), "rgb(0, 0, 255)");
+    let (status, _) = common::sigterm_and_wait(&mut proxy);
+    assert_eq!(status.code(), Some(0));
+    drop(backend);
+    // The 502 page's own load, its checks while the app was down, and the
+    // app's missing icon.
+    assert_no_console_errors_but(
+        &mut browser,
+        &["502", "Bad Gateway", "WebSocket connection", "favicon.ico"],
+    );
+}

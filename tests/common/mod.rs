@@ -296,7 +296,9 @@ pub fn ready_line_addr(line: &str) -> SocketAddr {
         .find("http://")
         .unwrap_or_else(|| panic!("no URL in the ready line {line:?}"));
     line[at + 7..]
-        .trim()
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
         .trim_end_matches('/')
         .parse()
         .unwrap_or_else(|e| panic!("no host:port in the ready line {line:?}: {e}"))
@@ -367,5 +369,45 @@ pub fn wait_until(mut done: impl FnMut() -> bool) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The test backend (`tests/fixtures/backend.py`, run by python3), killed on drop.
+pub struct Backend {
+    pub child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Backend {
+    /// Starts `backend.py` on `port` (0: any), serving `static_dir` under `/static/`.
+    pub fn start(static_dir: &Path, port: u16) -> Backend {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/backend.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(["--port", &port.to_string(), "--static"])
+            .arg(static_dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 runs (apt-get install python3)");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("piped"))
+            .read_line(&mut line)
+            .expect("the backend's ready line");
+        Backend {
+            child,
+            addr: ready_line_addr(&line),
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
