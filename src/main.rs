@@ -15,10 +15,15 @@ use hotreload::serve::{DevServer, Options};
 use hotreload::{Config, Error, WatchDir};
 
 const HELP: &str = "\
-hotreload: serve a folder and reload every open browser when its files change
+hotreload: reload every open browser when your files change
 
 Usage:
   hotreload [serve] [DIR] [options]   serve DIR (default .) with live reload
+  hotreload proxy URL [options]       put live reload in front of the app at
+                                      URL (http://host[:port][/base]); watches .
+  hotreload watch [DIR] [options]     only the reload script and its socket,
+                                      for an app that adds the script tag
+                                      itself; watches DIR (default .)
   hotreload status [--url URL] [--json]
                                       ask a running server how it is doing
   hotreload init [--force] [--config FILE]
@@ -29,20 +34,29 @@ Usage:
                                       CPU and memory on this machine
   hotreload --help | --version
 
-Serve options:
+Examples:
+  hotreload serve site                     a static folder
+  python3 -m flask run --port 5000 &       any backend, started by you...
+  hotreload proxy http://localhost:5000 --watch templates --watch static
+                                           ...and open http://127.0.0.1:8080/
+  hotreload watch static --port 8081       then paste the printed <script> tag
+                                           into your app's layout
+
+Options of serve, proxy and watch:
   --config FILE     read the hot_reload section of FILE (default: ./config.yaml
                     when it has one)
   --host ADDR       address to listen on (default 127.0.0.1; anything else
                     lets other machines read your files)
   --port N          port to listen on (default 8080; 0 picks a free one)
-  --watch DIR       watch DIR instead of the served folder (repeatable)
+  --watch DIR       watch DIR instead of the served folder, or of . for proxy
+                    (repeatable)
   --pattern GLOB    report only files matching GLOB, e.g. '*.css' (repeatable)
   --ignore GLOB     never report GLOB, e.g. 'dist' (repeatable)
   --debounce MS     quiet time that ends a batch of changes (default 100)
   --allow-host NAME also answer requests for this host name (repeatable;
                     loopback names and IP addresses always pass; a leading
                     . allows subdomains; `all` turns the check off)
-  --no-inject       do not add the reload script to HTML pages
+  --no-inject       do not add the reload script to HTML pages (serve, proxy)
   -q, --quiet       print warnings and errors only
   -v, --verbose     print every client and event decision
 

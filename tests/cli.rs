@@ -83,9 +83,12 @@ fn help_and_version() {
     let text = String::from_utf8_lossy(&help.stdout);
     for word in [
         "serve",
+        "proxy URL",
+        "watch [DIR]",
         "status",
         "init",
         "--port",
+        "--allow-host",
         "--watch",
         "--pattern",
         "--ignore",
@@ -656,6 +659,19 @@ fn bench_reports_every_measurement_and_loses_nothing() {
         report["storm"]["changes"].as_u64().unwrap_or(0) >= 1_000,
         "{report}"
     );
+    // The proxy rows: both bodies, both ways, with numbers.
+    let proxy = report["proxy"].as_array().expect("proxy rows");
+    let bodies: Vec<&str> = proxy.iter().filter_map(|r| r["body"].as_str()).collect();
+    assert_eq!(bodies, ["10 KiB page", "1 MiB file"], "{report}");
+    for row in proxy {
+        for side in ["direct", "proxied"] {
+            assert!(
+                row[side]["p50_ms"].as_f64().unwrap_or(0.0) > 0.0
+                    && row[side]["per_second"].as_f64().unwrap_or(0.0) > 0.0,
+                "{row}"
+            );
+        }
+    }
     // It cleans up after itself.
     assert_eq!(
         std::fs::read_dir(dir.path()).expect("list").count(),

@@ -248,6 +248,8 @@ struct Upstream {
     socket: Arc<TcpStream>,
     reader: BufReader<Stream>,
     writer: BufWriter<Stream>,
+    /// The read timeout set now, so that setting it again costs nothing.
+    waiting: Option<Option<Duration>>,
 }
 
 impl Upstream {
@@ -265,6 +267,7 @@ impl Upstream {
                         reader: BufReader::with_capacity(64 * 1024, Stream(Arc::clone(&socket))),
                         writer: BufWriter::with_capacity(WRITE_BUFFER, Stream(Arc::clone(&socket))),
                         socket,
+                        waiting: None,
                     });
                 }
                 Err(e) => last = e,
@@ -273,8 +276,11 @@ impl Upstream {
         Err(last)
     }
 
-    fn waits(&self, limit: Option<Duration>) {
-        let _ = self.socket.set_read_timeout(limit);
+    fn waits(&mut self, limit: Option<Duration>) {
+        if self.waiting != Some(limit) {
+            let _ = self.socket.set_read_timeout(limit);
+            self.waiting = Some(limit);
+        }
     }
 }
 
@@ -412,7 +418,7 @@ fn send(
     if framing != Framing::Empty {
         let mut body = Body::new(reader, framing);
         let mut to = Framed::new(&mut up.writer, framing == Framing::Chunked);
-        let mut buf = vec![0u8; 64 * 1024];
+        let mut buf = vec![0u8; wire::PIECE];
         loop {
             let n = body.read(&mut buf).map_err(|_| Failed::Browser)?;
             if n == 0 {

@@ -2,6 +2,7 @@
 //! each way, and HTML pages, which get the client script (decoded first
 //! when the backend compressed them).
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::Backend;
@@ -163,7 +164,7 @@ pub(crate) fn is_page(method: &str, head: &ResponseHead) -> bool {
 /// The page's bytes without its content coding, or `None` when it uses
 /// one the proxy cannot undo (or the bytes are not what it says), in which
 /// case it passes as it came.
-pub(crate) fn decoded(body: &[u8], headers: &[Header]) -> Option<Vec<u8>> {
+pub(crate) fn decoded<'a>(body: &'a [u8], headers: &[Header]) -> Option<Cow<'a, [u8]>> {
     let codings: Vec<String> = headers
         .iter()
         .filter(|h| h.is("Content-Encoding"))
@@ -173,13 +174,14 @@ pub(crate) fn decoded(body: &[u8], headers: &[Header]) -> Option<Vec<u8>> {
         .filter(|c| !c.is_empty() && c != "identity")
         .collect();
     match codings.as_slice() {
-        [] => Some(body.to_vec()),
-        [one] if one == "gzip" || one == "x-gzip" => gunzip(body),
+        [] => Some(Cow::Borrowed(body)),
+        [one] if one == "gzip" || one == "x-gzip" => gunzip(body).map(Cow::Owned),
         [one] if one == "deflate" => {
             // Meant to be zlib-wrapped; some servers send it raw.
             miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(body, MAX_PAGE)
                 .or_else(|_| miniz_oxide::inflate::decompress_to_vec_with_limit(body, MAX_PAGE))
                 .ok()
+                .map(Cow::Owned)
         }
         _ => None,
     }
@@ -282,10 +284,14 @@ mod tests {
         gzip.extend_from_slice(&raw);
         gzip.extend_from_slice(&[0; 8]);
         let coded = |c: &str| vec![Header::new("Content-Encoding", c)];
-        assert_eq!(decoded(&zlib, &coded("deflate")), Some(page.clone()));
-        assert_eq!(decoded(&raw, &coded("deflate")), Some(page.clone()));
-        assert_eq!(decoded(&gzip, &coded("gzip")), Some(page.clone()));
-        assert_eq!(decoded(&page, &[]), Some(page.clone()));
+        for (body, coding) in [(&zlib, "deflate"), (&raw, "deflate"), (&gzip, "gzip")] {
+            assert_eq!(
+                decoded(body, &coded(coding)).as_deref(),
+                Some(&page[..]),
+                "{coding}"
+            );
+        }
+        assert_eq!(decoded(&page, &[]).as_deref(), Some(&page[..]));
         assert_eq!(decoded(&page, &coded("br")), None);
         assert_eq!(decoded(b"not gzip at all", &coded("gzip")), None);
     }

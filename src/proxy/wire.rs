@@ -402,9 +402,13 @@ impl<W: Write> Framed<W> {
     }
 }
 
+/// The most a body's piece is read and written at once: past the write
+/// buffers, so a large piece goes to the socket without another copy.
+pub(crate) const PIECE: usize = 256 * 1024;
+
 /// Copies a whole body, piece by piece as it arrives. Returns the bytes copied.
 pub(crate) fn pump(from: &mut impl Read, to: &mut Framed<impl Write>) -> io::Result<u64> {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; PIECE];
     let mut total = 0;
     loop {
         let n = match from.read(&mut buf) {

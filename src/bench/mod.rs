@@ -21,6 +21,10 @@ use tungstenite::protocol::WebSocketConfig;
 
 use hotreload::protocol::push_json_str;
 
+mod proxy;
+
+pub use proxy::{Measure, ProxyRow};
+
 /// What to measure.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -44,6 +48,10 @@ pub struct Options {
     pub tree_dirs: usize,
     /// Files changed at once in the event storm (0 skips it).
     pub storm_files: usize,
+    /// Requests one after another per body for the proxy's latency (0 skips the proxy rows).
+    pub proxy_requests: usize,
+    /// How long several connections at once measure the proxy's throughput.
+    pub proxy_window: Duration,
 }
 
 impl Options {
@@ -61,6 +69,8 @@ impl Options {
             tree_files: 100_000,
             tree_dirs: 10_000,
             storm_files: 10_000,
+            proxy_requests: 500,
+            proxy_window: Duration::from_secs(2),
         }
     }
 
@@ -74,6 +84,8 @@ impl Options {
             tree_files: 10_000,
             tree_dirs: 1_000,
             storm_files: 1_000,
+            proxy_requests: 100,
+            proxy_window: Duration::from_millis(500),
             ..self
         }
     }
@@ -137,6 +149,8 @@ pub struct Report {
     pub tree: Option<(usize, usize, f64, u64)>,
     /// Event storm, if run.
     pub storm: Option<Storm>,
+    /// What `hotreload proxy` adds, per body.
+    pub proxy: Vec<ProxyRow>,
 }
 
 /// The event storm's outcome.
@@ -217,18 +231,21 @@ struct ServerProcess {
 }
 
 impl ServerProcess {
+    /// `hotreload serve .` in `dir`, on a free port.
     fn start(exe: &Path, dir: &Path, debounce_ms: u64) -> Result<ServerProcess, Failed> {
+        let debounce = debounce_ms.to_string();
+        ServerProcess::run(
+            exe,
+            dir,
+            &["serve", ".", "--port", "0", "-q", "--debounce", &debounce],
+        )
+    }
+
+    /// `hotreload ARGS` in `dir`, once it prints its ready line.
+    fn run(exe: &Path, dir: &Path, args: &[&str]) -> Result<ServerProcess, Failed> {
         let started = Instant::now();
         let mut child = Command::new(exe)
-            .args([
-                "serve",
-                ".",
-                "--port",
-                "0",
-                "-q",
-                "--debounce",
-                &debounce_ms.to_string(),
-            ])
+            .args(args)
             .current_dir(dir)
             .env_remove("HOT_RELOAD_ENABLED")
             .stdin(Stdio::null())
@@ -239,7 +256,7 @@ impl ServerProcess {
         let stdout = child.stdout.take().ok_or_else(|| {
             bench_error(
                 "the server's output could not be read",
-                "run `hotreload serve` by hand to see whether it starts",
+                "run hotreload by hand to see whether it starts",
             )
         })?;
         let mut line = String::new();
@@ -249,12 +266,14 @@ impl ServerProcess {
         let ready_after = started.elapsed();
         let addr = line
             .find("http://")
-            .and_then(|at| line[at + 7..].trim().trim_end_matches('/').parse().ok())
+            .and_then(|at| line[at + 7..].split_whitespace().next())
+            .and_then(|url| url.trim_end_matches('/').parse().ok())
             .ok_or_else(|| {
                 bench_error(
                     format!("the server did not start: {:?}", line.trim()),
                     format!(
-                        "run `hotreload serve` in {} to see its error",
+                        "run `hotreload {}` in {} to see its error",
+                        args.join(" "),
                         dir.display()
                     ),
                 )
@@ -456,6 +475,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<Report, 
         rss_per_client_kib: f64::NAN,
         tree: None,
         storm: None,
+        proxy: Vec::new(),
     };
     // The server would refuse clients past its open-file limit; say so now
     // rather than after a minute of measuring.
@@ -548,6 +568,16 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<Report, 
             server.ready_after.as_secs_f64(),
             rss,
         ));
+    }
+
+    if options.proxy_requests > 0 {
+        progress("proxy: a 10 KiB page and a 1 MiB file, directly and through the proxy");
+        report.proxy = proxy::measure(
+            &options.server,
+            &site.0,
+            options.proxy_requests,
+            options.proxy_window,
+        )?;
     }
     Ok(report)
 }
@@ -786,6 +816,41 @@ impl Report {
                 rss as f64 / 1024.0
             );
         }
+        if !self.proxy.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nproxy: one request after another (ms), and {} connections at once (requests/s)",
+                proxy::CONNECTIONS
+            );
+            let _ = writeln!(
+                out,
+                "{:<12} {:>8} {:>8} {:>10}   {:>8} {:>8} {:>10}   {:>9} {:>6}",
+                "body",
+                "direct50",
+                "direct99",
+                "direct/s",
+                "proxy50",
+                "proxy99",
+                "proxy/s",
+                "added50",
+                "share"
+            );
+            for r in &self.proxy {
+                let _ = writeln!(
+                    out,
+                    "{:<12} {:>8.3} {:>8.3} {:>10.0}   {:>8.3} {:>8.3} {:>10.0}   {:>9.3} {:>5.0}%",
+                    r.what,
+                    r.direct.p50_ms,
+                    r.direct.p99_ms,
+                    r.direct.per_second,
+                    r.proxied.p50_ms,
+                    r.proxied.p99_ms,
+                    r.proxied.per_second,
+                    r.proxied.p50_ms - r.direct.p50_ms,
+                    100.0 * r.proxied.per_second / r.direct.per_second.max(f64::MIN_POSITIVE)
+                );
+            }
+        }
         if let Some(s) = &self.storm {
             let _ = writeln!(
                 out,
@@ -869,7 +934,29 @@ impl Report {
             }
             None => out.push_str(",\"storm\":null"),
         }
-        out.push('}');
+        out.push_str(",\"proxy\":[");
+        for (i, r) in self.proxy.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let m = |m: &Measure| {
+                format!(
+                    "{{\"p50_ms\":{},\"p99_ms\":{},\"per_second\":{}}}",
+                    num(m.p50_ms),
+                    num(m.p99_ms),
+                    num(m.per_second)
+                )
+            };
+            out.push_str("{\"body\":");
+            push_json_str(&mut out, r.what);
+            let _ = write!(
+                out,
+                ",\"direct\":{},\"proxied\":{}}}",
+                m(&r.direct),
+                m(&r.proxied)
+            );
+        }
+        out.push_str("]}");
         out
     }
 
