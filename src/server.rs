@@ -95,13 +95,8 @@ impl Server {
     /// }
     /// ```
     pub fn handle(&self, request: Request) -> Option<Request> {
-        match self.route(&request) {
-            Some(answer) => {
-                self.send(request, answer);
-                None
-            }
-            None => Some(request),
-        }
+        let answer = self.route(&request);
+        self.answered(request, answer)
     }
 
     /// Answers a request that no route should see, and hands the rest back:
@@ -117,7 +112,13 @@ impl Server {
     /// `allowed_hosts` (a leading `.` allows every subdomain; `all` turns
     /// the check off).
     pub fn guard(&self, request: Request) -> Option<Request> {
-        match self.screen(&request) {
+        let answer = self.screen(&request);
+        self.answered(request, answer)
+    }
+
+    /// Sends `answer` if there is one; else hands the request back.
+    fn answered(&self, request: Request, answer: Option<Answer>) -> Option<Request> {
+        match answer {
             Some(answer) => {
                 self.send(request, answer);
                 None

@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -549,17 +548,12 @@ fn embed_example_mounts_hot_reload_beside_its_routes() {
         example.display()
     );
     let root = env!("CARGO_MANIFEST_DIR");
-    let mut child = Command::new(&example)
-        .current_dir(root)
-        .env_remove("HOT_RELOAD_ENABLED")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("example starts");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("ready line");
+    let (mut child, line) = common::start_ready(
+        Command::new(&example)
+            .current_dir(root)
+            .env_remove("HOT_RELOAD_ENABLED")
+            .stderr(Stdio::null()),
+    );
     let addr: std::net::SocketAddr = line
         .trim()
         .trim_start_matches("embed example at http://")

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::Backend;
-use super::wire::{Header, RequestHead, ResponseHead, get, lists};
+use super::wire::{Header, RequestHead, ResponseHead, get, lists, tokens};
 
 /// HTML pages larger than this pass through without the script.
 pub(crate) const MAX_PAGE: usize = 16 << 20;
@@ -28,13 +28,7 @@ const HOP_BY_HOP: &[&str] = &[
 
 /// `headers` without hop-by-hop ones, nor those `Connection` names.
 fn end_to_end(headers: &[Header]) -> Vec<Header> {
-    let named: Vec<String> = headers
-        .iter()
-        .filter(|h| h.is("Connection"))
-        .filter_map(Header::text)
-        .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
-        .collect();
+    let named = tokens(headers, "Connection");
     headers
         .iter()
         .filter(|h| {
@@ -165,14 +159,8 @@ pub(crate) fn is_page(method: &str, head: &ResponseHead) -> bool {
 /// one the proxy cannot undo (or the bytes are not what it says), in which
 /// case it passes as it came.
 pub(crate) fn decoded<'a>(body: &'a [u8], headers: &[Header]) -> Option<Cow<'a, [u8]>> {
-    let codings: Vec<String> = headers
-        .iter()
-        .filter(|h| h.is("Content-Encoding"))
-        .filter_map(Header::text)
-        .flat_map(|v| v.split(','))
-        .map(|c| c.trim().to_ascii_lowercase())
-        .filter(|c| !c.is_empty() && c != "identity")
-        .collect();
+    let mut codings = tokens(headers, "Content-Encoding");
+    codings.retain(|c| c != "identity");
     match codings.as_slice() {
         [] => Some(Cow::Borrowed(body)),
         [one] if one == "gzip" || one == "x-gzip" => gunzip(body).map(Cow::Owned),

@@ -36,14 +36,24 @@ pub(crate) fn get<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
     headers.iter().find(|h| h.is(name)).and_then(Header::text)
 }
 
-/// Does a comma-separated header (`Connection`, `Transfer-Encoding`) list `token`?
-pub(crate) fn lists(headers: &[Header], name: &str, token: &str) -> bool {
+/// The comma-separated tokens of every header named `name` (`Connection`,
+/// `Transfer-Encoding`, `Content-Encoding`), trimmed and lowercased.
+pub(crate) fn tokens(headers: &[Header], name: &str) -> Vec<String> {
     headers
         .iter()
         .filter(|h| h.is(name))
         .filter_map(Header::text)
         .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// Does a comma-separated header list `token`?
+pub(crate) fn lists(headers: &[Header], name: &str, token: &str) -> bool {
+    tokens(headers, name)
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(token))
 }
 
 /// A request line and its headers.
@@ -283,6 +293,17 @@ impl<'a, R: BufRead> Body<'a, R> {
         matches!(self.state, State::Done)
     }
 
+    /// Reads at most `left` bytes; returns how many, and how many are left.
+    /// The sender closing before then is an error, not the end.
+    fn read_within(&mut self, buf: &mut [u8], left: u64) -> io::Result<(usize, u64)> {
+        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.from.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok((n, left - n as u64))
+    }
+
     /// One line of chunk framing, without its line break; bounded.
     fn line(&mut self) -> io::Result<String> {
         let mut line = Vec::new();
@@ -303,12 +324,7 @@ impl<R: BufRead> Read for Body<'_, R> {
             match self.state {
                 State::Done => return Ok(0),
                 State::Left(left) => {
-                    let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                    let n = self.from.read(&mut buf[..want])?;
-                    if n == 0 {
-                        return Err(io::ErrorKind::UnexpectedEof.into());
-                    }
-                    let left = left - n as u64;
+                    let (n, left) = self.read_within(buf, left)?;
                     self.state = if left == 0 {
                         State::Done
                     } else {
@@ -341,12 +357,7 @@ impl<R: BufRead> Read for Body<'_, R> {
                     self.state = State::Chunk(size);
                 }
                 State::Chunk(left) => {
-                    let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-                    let n = self.from.read(&mut buf[..want])?;
-                    if n == 0 {
-                        return Err(io::ErrorKind::UnexpectedEof.into());
-                    }
-                    let left = left - n as u64;
+                    let (n, left) = self.read_within(buf, left)?;
                     if left == 0 {
                         // The line break after the chunk's data.
                         self.line()?;

@@ -382,18 +382,13 @@ impl Backend {
     /// Starts `backend.py` on `port` (0: any), serving `static_dir` under `/static/`.
     pub fn start(static_dir: &Path, port: u16) -> Backend {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/backend.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args(["--port", &port.to_string(), "--static"])
-            .arg(static_dir)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs (apt-get install python3)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("piped"))
-            .read_line(&mut line)
-            .expect("the backend's ready line");
+        let (child, line) = start_ready(
+            Command::new("python3")
+                .arg(script)
+                .args(["--port", &port.to_string(), "--static"])
+                .arg(static_dir)
+                .stderr(Stdio::inherit()),
+        );
         Backend {
             child,
             addr: ready_line_addr(&line),
