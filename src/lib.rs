@@ -99,8 +99,9 @@
 //! 5. [`server`]: the routes, on whatever thread answers the request.
 //! 6. [`Manager`]: wires them and owns shutdown: `close()` joins every thread.
 //!
-//! [`http`] is the connection layer under the routes, and [`serve`] the
-//! binary's static files.
+//! [`http`] is the connection layer under the routes, [`serve`] the
+//! binary's static files, and [`proxy`] its proxy mode, which owns its
+//! sockets and asks the same routes.
 //!
 //! # Known problems
 //!
