@@ -32,7 +32,12 @@
   // The page's own toasts when it has them (the seed's app does); else a
   // notice in a shadow root, so page CSS can neither restyle it nor be
   // disturbed by it. It removes itself.
-  function notify(message, type) {
+  function notify(message, type, lasts) {
+    if (message === null) {
+      var shown = document.getElementById("hotreload-notification");
+      if (shown && shown.parentNode) shown.parentNode.removeChild(shown);
+      return;
+    }
     if (typeof window.showToast === "function") {
       try {
         window.showToast(message, type || "info");
@@ -61,9 +66,10 @@
     box2.textContent = message;
     box2.style.background = type === "error" ? "#b91c1c" : "#1f2937";
     clearTimeout(notify.timer);
+    if (lasts === 0) return; // stays until replaced or removed
     notify.timer = setTimeout(function () {
       if (host.parentNode) host.parentNode.removeChild(host);
-    }, type === "error" ? 8000 : 3000);
+    }, lasts || (type === "error" ? 8000 : 3000));
   }
 
   // Path segments of a changed path, without query or fragment.
@@ -256,6 +262,101 @@
     }
   }
 
+  // Build, app and test results (SPEC.md section 10). A failed build, or
+  // an app that stopped, covers the page with its output until the next
+  // success, which reloads it; a page opened meanwhile gets the failure at
+  // once. Test results are a notice; failed ones show their output, which
+  // can be closed. Outside text is only ever textContent.
+  var panels = {};
+
+  function panel(id, title, output, covering) {
+    closePanel(id);
+    if (!document.body) return;
+    var host = document.createElement("div");
+    host.id = id;
+    host.style.cssText = "all:initial !important;display:block !important;position:fixed !important;" +
+      "z-index:2147483647 !important;left:0 !important;right:0 !important;bottom:0 !important;" +
+      (covering ? "top:0 !important;" : "");
+    var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
+    var back = document.createElement("div");
+    back.style.cssText = "box-sizing:border-box;height:100%;display:flex;align-items:" +
+      (covering ? "center" : "flex-end") + ";justify-content:center;padding:12px;" +
+      (covering ? "background:rgba(17,24,39,.72);" : "");
+    var box = document.createElement("div");
+    box.setAttribute("role", covering ? "alertdialog" : "status");
+    box.style.cssText = "box-sizing:border-box;width:100%;max-width:60em;max-height:100%;display:flex;" +
+      "flex-direction:column;background:#111827;color:#f9fafb;border-radius:10px;" +
+      "box-shadow:0 8px 32px rgba(0,0,0,.45);font:14px/1.45 system-ui,sans-serif;overflow:hidden;" +
+      "border-top:4px solid " + (covering ? "#dc2626" : "#f59e0b") + ";";
+    var bar = document.createElement("div");
+    bar.style.cssText = "display:flex;gap:12px;align-items:flex-start;padding:12px 14px;";
+    var heading = document.createElement("div");
+    heading.style.cssText = "flex:1;font-weight:600;overflow-wrap:anywhere;";
+    heading.textContent = title;
+    var close = document.createElement("button");
+    close.type = "button";
+    close.textContent = "Close (Esc)";
+    close.style.cssText = "font:inherit;font-size:13px;color:#f9fafb;background:#374151;border:0;" +
+      "border-radius:6px;padding:4px 10px;cursor:pointer;flex:none;";
+    close.onclick = function () { closePanel(id); };
+    var pre = document.createElement("pre");
+    pre.style.cssText = "margin:0;padding:0 14px 14px;overflow:auto;white-space:pre-wrap;" +
+      "overflow-wrap:anywhere;font:12.5px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace;color:#e5e7eb;";
+    pre.textContent = output || "(no output)";
+    bar.appendChild(heading);
+    bar.appendChild(close);
+    box.appendChild(bar);
+    box.appendChild(pre);
+    back.appendChild(box);
+    root.appendChild(back);
+    document.body.appendChild(host);
+    panels[id] = host;
+    pre.scrollTop = pre.scrollHeight;
+  }
+
+  function closePanel(id) {
+    var host = panels[id] || document.getElementById(id);
+    if (host && host.parentNode) host.parentNode.removeChild(host);
+    delete panels[id];
+  }
+
+  window.addEventListener("keydown", function (e) {
+    if (e.key !== "Escape") return;
+    closePanel("hotreload-tests");
+    closePanel("hotreload-overlay");
+  });
+
+  var stale = false; // a failure was shown: the next success reloads
+
+  function onBuild(msg) {
+    if (msg.state === "running") {
+      notify("Building: " + msg.command, "info", 0);
+    } else if (msg.state === "failed") {
+      stale = true;
+      notify(null);
+      var what = msg.source === "run" ? "Your app stopped" : "Build failed";
+      var code = msg.exit_code === null || msg.exit_code === undefined ? "" : " (exit code " + msg.exit_code + ")";
+      panel("hotreload-overlay", what + ": " + msg.command + code, msg.output, true);
+    } else if (msg.state === "ok") {
+      notify(null);
+      closePanel("hotreload-overlay");
+      if (stale) {
+        stale = false;
+        reloadWhenReady();
+      }
+    }
+  }
+
+  function onTest(msg) {
+    if (msg.state === "passed") {
+      closePanel("hotreload-tests");
+      notify("Tests passed: " + msg.command, "info");
+    } else {
+      var code = msg.exit_code === null || msg.exit_code === undefined ? "" : " (exit code " + msg.exit_code + ")";
+      panel("hotreload-tests", "Tests failed: " + msg.command + code, msg.output, false);
+    }
+  }
+
   function onMessage(event) {
     var msg;
     try { msg = JSON.parse(event.data); } catch (e) { return; }
@@ -271,6 +372,10 @@
     } else if (msg.type === "file_changed") {
       seq = msg.seq;
       apply(msg);
+    } else if (msg.type === "build") {
+      onBuild(msg);
+    } else if (msg.type === "test") {
+      onTest(msg);
     }
   }
 

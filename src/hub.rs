@@ -46,6 +46,7 @@ pub(crate) struct Snapshot {
     pub clients: usize,
     pub seq: u64,
     pub last: Option<ChangeBatch>,
+    pub commands: Vec<protocol::CommandReport>,
 }
 
 /// Every connected client and Rust subscriber, and the batch counter.
@@ -62,6 +63,10 @@ pub(crate) struct Hub {
 struct State {
     seq: u64,
     last: Option<ChangeBatch>,
+    /// Sent to each new client after `connected` (see [`Hub::pin`]).
+    pinned: Vec<(protocol::Kind, String)>,
+    /// The latest result of each command, by kind.
+    commands: Vec<protocol::CommandReport>,
     next_id: u64,
     /// Each connected client's channel.
     clients: HashMap<u64, Sender<Message>>,
@@ -81,6 +86,8 @@ impl Hub {
             state: Mutex::new(State {
                 seq: 0,
                 last: None,
+                pinned: Vec::new(),
+                commands: Vec::new(),
                 next_id: 1,
                 clients: HashMap::new(),
                 threads: HashMap::new(),
@@ -127,13 +134,17 @@ impl Hub {
         state.threads.retain(|_, t| !t.is_finished());
         let id = state.next_id;
         state.next_id += 1;
-        // One more place than the buffer, for `connected`: the buffer counts
-        // batches, so `client_buffer: 1` takes one before the client is stalled.
-        let (tx, rx) = bounded(self.settings.buffer.max(1) + 1);
-        // The channel is new and has room, so this cannot fail. Under the
+        // Places beyond the buffer for `connected` and the pinned messages:
+        // the buffer counts batches, so `client_buffer: 1` takes one before
+        // the client is stalled.
+        let (tx, rx) = bounded(self.settings.buffer.max(1) + 1 + state.pinned.len());
+        // The channel is new and has room, so these cannot fail. Under the
         // lock, so `connected.seq` and the first batch the client gets agree.
         let hello = protocol::connected_message(&self.server_id, state.seq);
         let _ = tx.try_send(Message::Text(Utf8Bytes::from(hello)));
+        for (_, pinned) in &state.pinned {
+            let _ = tx.try_send(Message::Text(Utf8Bytes::from(pinned.clone())));
+        }
         let hub = Arc::clone(self);
         let heartbeat = self.settings.heartbeat;
         // The socket goes to the thread only once it runs, so that a failed
@@ -181,31 +192,13 @@ impl Hub {
             timestamp: protocol::unix_now(),
             changes,
         };
-        let text = Message::Text(Utf8Bytes::from(protocol::file_changed_message(&batch)));
-        let mut stalled = Vec::new();
-        state
-            .clients
-            .retain(|id, queue| match queue.try_send(text.clone()) {
-                Ok(()) => true,
-                Err(TrySendError::Full(_)) => {
-                    stalled.push(*id);
-                    false
-                }
-                Err(TrySendError::Disconnected(_)) => false,
-            });
+        let text = protocol::file_changed_message(&batch);
+        let stalled = fan_out(&mut state, text);
         state.subscribers.retain(|s| s.send(batch.clone()).is_ok());
         state.last = Some(batch.clone());
         let clients = state.clients.len();
         drop(state);
-        // Outside the lock: woken threads take the CPU from this one, and the
-        // status route and disconnecting clients need the lock meanwhile.
-        self.doorbell.ring();
-        for id in stalled {
-            log::warn!(
-                "[HotReload] client {id} stopped reading ({} messages queued); dropped it, it reloads when it reconnects",
-                self.settings.buffer
-            );
-        }
+        self.rang(stalled);
         log::info!(
             "[HotReload] #{} {}: {} -> {} client{} ({:.1} ms)",
             batch.seq,
@@ -216,6 +209,50 @@ impl Hub {
             started.elapsed().as_secs_f64() * 1000.0
         );
         Some(batch)
+    }
+
+    /// Sends a message that is not a batch (a build's or a test's result)
+    /// to every client, as a batch goes: without waiting on any.
+    pub(crate) fn tell(&self, message: String) {
+        let mut state = self.lock();
+        if state.alive.is_none() {
+            return;
+        }
+        let stalled = fan_out(&mut state, message);
+        drop(state);
+        self.rang(stalled);
+    }
+
+    /// A message every client gets right after `connected` from now on (a
+    /// build or tests that failed, so a page opened or reloaded meanwhile
+    /// shows it), one per `kind`; `None` stops that.
+    pub(crate) fn pin(&self, kind: protocol::Kind, message: Option<String>) {
+        let mut state = self.lock();
+        state.pinned.retain(|(k, _)| *k != kind);
+        if let Some(message) = message {
+            state.pinned.push((kind, message));
+        }
+    }
+
+    /// Remembers the latest result of a command, for the status route.
+    pub(crate) fn record(&self, report: protocol::CommandReport) {
+        let mut state = self.lock();
+        state.commands.retain(|r| r.kind != report.kind);
+        state.commands.push(report);
+        state.commands.sort_by_key(|r| r.kind);
+    }
+
+    /// Wakes the client threads after queueing, and says who was dropped.
+    fn rang(&self, stalled: Vec<u64>) {
+        // Outside the lock: woken threads take the CPU from this one, and the
+        // status route and disconnecting clients need the lock meanwhile.
+        self.doorbell.ring();
+        for id in stalled {
+            log::warn!(
+                "[HotReload] client {id} stopped reading ({} messages queued); dropped it, it reloads when it reconnects",
+                self.settings.buffer
+            );
+        }
     }
 
     /// A channel that gets every batch from now on (none once closed).
@@ -234,6 +271,7 @@ impl Hub {
             clients: state.clients.len(),
             seq: state.seq,
             last: state.last.clone(),
+            commands: state.commands.clone(),
         }
     }
 
@@ -283,6 +321,24 @@ impl Hub {
         }
         stuck
     }
+}
+
+/// Queues `text` for every client without waiting; a client whose queue is
+/// full is dropped (it reloads when it reconnects). Returns those dropped.
+fn fan_out(state: &mut State, text: String) -> Vec<u64> {
+    let message = Message::Text(Utf8Bytes::from(text));
+    let mut stalled = Vec::new();
+    state
+        .clients
+        .retain(|id, queue| match queue.try_send(message.clone()) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                stalled.push(*id);
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        });
+    stalled
 }
 
 /// `a.css modified` or `a.css modified and 3 more`.

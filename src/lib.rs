@@ -129,6 +129,7 @@
 #![deny(missing_docs)]
 
 mod client;
+mod commands;
 pub mod config;
 mod error;
 pub mod http;

@@ -56,6 +56,15 @@ Options of serve, proxy and watch:
   --allow-host NAME also answer requests for this host name (repeatable;
                     loopback names and IP addresses always pass; a leading
                     . allows subdomains; `all` turns the check off)
+  --build CMD       run CMD (sh -c) after each change, before browsers hear of
+                    it; a failure shows over every page until the next success
+  --run CMD         your app: started now, restarted on --restart-on changes,
+                    pages reload once it answers; stopped when hotreload stops
+  --restart-on GLOB changes that restart --run, e.g. '*.go' (repeatable)
+  --ready-url URL   where the app answers once it is up (default: the proxy's
+                    backend)
+  --test CMD        run CMD after each change that went out; its result shows
+                    in the page
   --no-inject       do not add the reload script to HTML pages (serve, proxy)
   -q, --quiet       print warnings and errors only
   -v, --verbose     print every client and event decision
@@ -205,6 +214,11 @@ struct Flags {
     ignore: Vec<String>,
     allow_hosts: Vec<String>,
     debounce: Option<u64>,
+    build: Option<String>,
+    run: Option<String>,
+    restart_on: Vec<String>,
+    ready_url: Option<String>,
+    test: Option<String>,
     no_inject: bool,
     quiet: bool,
     verbose: bool,
@@ -235,6 +249,11 @@ fn flags(mut args: lexopt::Parser, mode: Mode) -> Result<Flags, Failure> {
             Long("debounce") => {
                 f.debounce = Some(number(&mut args, "--debounce", "milliseconds, like 100")?)
             }
+            Long("build") => f.build = Some(text(&mut args, "--build")?),
+            Long("run") => f.run = Some(text(&mut args, "--run")?),
+            Long("restart-on") => f.restart_on.push(text(&mut args, "--restart-on")?),
+            Long("ready-url") => f.ready_url = Some(text(&mut args, "--ready-url")?),
+            Long("test") => f.test = Some(text(&mut args, "--test")?),
             Long("no-inject") => f.no_inject = true,
             Short('q') | Long("quiet") => f.quiet = true,
             Short('v') | Long("verbose") => f.verbose = true,
@@ -301,6 +320,26 @@ fn run(args: lexopt::Parser, mut mode: Mode) -> Result<ExitCode, Failure> {
     if !f.allow_hosts.is_empty() {
         config.allowed_hosts.extend(f.allow_hosts);
         flagged.push(("allowed_hosts", "--allow-host"));
+    }
+    for (value, slot, key, flag) in [
+        (f.build, &mut config.build, "build", "--build"),
+        (f.run, &mut config.run, "run", "--run"),
+        (
+            f.ready_url,
+            &mut config.ready_url,
+            "ready_url",
+            "--ready-url",
+        ),
+        (f.test, &mut config.test, "test", "--test"),
+    ] {
+        if value.is_some() {
+            *slot = value;
+            flagged.push((key, flag));
+        }
+    }
+    if !f.restart_on.is_empty() {
+        config.restart_on = f.restart_on;
+        flagged.push(("restart_on", "--restart-on"));
     }
     if let Some(ms) = f.debounce {
         config.debounce_ms = ms;
@@ -708,7 +747,7 @@ fn describe_status(url: &str, body: &str) -> String {
             format!("#{} {}", json_field(last, "seq").unwrap_or_default(), paths)
         }
     };
-    format!(
+    let mut out = format!(
         "hotreload {} at {url}\n  enabled:   {}\n  clients:   {} connected\n  watching:  {}\n  patterns:  {}\n  debounce:  {} ms\n  changes:   {} (last: {last})\n  uptime:    {} s\n",
         field("version").trim_matches('"'),
         field("enabled"),
@@ -718,7 +757,27 @@ fn describe_status(url: &str, body: &str) -> String {
         field("debounce_ms"),
         field("changes"),
         field("uptime_secs"),
-    )
+    );
+    // The last build, app start and test, when there are commands.
+    let commands = json_field(body, "commands").unwrap_or_default();
+    for kind in ["build", "run", "test"] {
+        let Some(report) = json_field(&commands, kind) else {
+            continue;
+        };
+        let text = |key: &str| json_field(&report, key).unwrap_or_default();
+        let code = match text("exit_code").as_str() {
+            "null" | "" => String::new(),
+            code => format!(", exit code {code}"),
+        };
+        out.push_str(&format!(
+            "  {:<11}{} ({}{code}, at {})\n",
+            format!("{kind}:"),
+            text("state").trim_matches('"'),
+            text("command").trim_matches('"'),
+            text("at"),
+        ));
+    }
+    out
 }
 
 /// The raw JSON text of `"key": value` at the top level of an object we

@@ -4,12 +4,12 @@ use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::path::Path;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime};
 
 use crossbeam_channel::Receiver;
 
 use crate::Error;
+use crate::commands::{Commands, Pipeline};
 use crate::config::{Config, WatchDir};
 use crate::hub::{Hub, Settings};
 use crate::protocol::{Change, ChangeBatch, Operation};
@@ -27,8 +27,8 @@ pub struct Manager {
     server: Server,
     hub: Option<Arc<Hub>>,
     watcher: Option<Watcher>,
-    /// Hands the watcher's batches to the hub.
-    fanout: Option<JoinHandle<()>>,
+    /// Hands the watcher's batches to the hub, after the commands.
+    pipeline: Option<Pipeline>,
 }
 
 impl Manager {
@@ -51,7 +51,7 @@ impl Manager {
                 server,
                 hub: None,
                 watcher: None,
-                fanout: None,
+                pipeline: None,
             });
         }
         if config.watch_dirs.is_empty() {
@@ -77,23 +77,10 @@ impl Manager {
             },
             new_server_id(),
         ));
+        let commands = Commands::new(&config)?;
         let (batches, changes) = crossbeam_channel::unbounded();
         let watcher = Watcher::start(&config, batches)?;
-        let fanout = {
-            let hub = Arc::clone(&hub);
-            thread::Builder::new()
-                .name("hotreload-fanout".into())
-                // Ends when the watcher drops its sender, as it stops.
-                .spawn(move || {
-                    for batch in changes {
-                        hub.broadcast(batch);
-                    }
-                })
-                .map_err(|e| Error::Thread {
-                    name: "hotreload-fanout".into(),
-                    problem: format!("cannot start: {e}"),
-                })?
-        };
+        let pipeline = Pipeline::start(commands, changes, Arc::clone(&hub))?;
         let server = Server::new(&config, Some(Arc::clone(&hub)));
         log::info!("[HotReload] WebSocket endpoint registered at {WS_PATH}");
         Ok(Manager {
@@ -101,7 +88,7 @@ impl Manager {
             server,
             hub: Some(hub),
             watcher: Some(watcher),
-            fanout: Some(fanout),
+            pipeline: Some(pipeline),
         })
     }
 
@@ -165,13 +152,8 @@ impl Manager {
         if let Some(mut watcher) = self.watcher.take() {
             result = watcher.close();
         }
-        if let Some(fanout) = self.fanout.take()
-            && fanout.join().is_err()
-        {
-            result = Err(Error::Thread {
-                name: "hotreload-fanout".into(),
-                problem: "panicked; see the message above".into(),
-            });
+        if let Some(mut pipeline) = self.pipeline.take() {
+            result = result.and(pipeline.close());
         }
         if let Some(hub) = self.hub.take() {
             let stuck = hub.close();

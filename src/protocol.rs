@@ -173,6 +173,105 @@ pub(crate) fn file_changed_message(batch: &ChangeBatch) -> String {
     out
 }
 
+/// Which command a [`CommandReport`] is about (SPEC.md section 10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Kind {
+    /// `build`: run before a batch goes out.
+    Build,
+    /// `run`: the app.
+    Run,
+    /// `test`: run after a batch went out.
+    Test,
+}
+
+impl Kind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Kind::Build => "build",
+            Kind::Run => "run",
+            Kind::Test => "test",
+        }
+    }
+}
+
+/// Where a command stands: what browsers are told, and the status route shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CommandState {
+    /// Started, not finished (a build), or up (the app).
+    Running,
+    /// Finished well: a build that exited 0, tests that passed, an app that answers.
+    Ok,
+    /// Exited non-zero, timed out, or (the app) exited on its own.
+    Failed,
+}
+
+/// The latest of a command: what it is, where it stands, and its output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CommandReport {
+    pub kind: Kind,
+    pub command: String,
+    pub state: CommandState,
+    /// The exit code; `None` while running, or when it was killed by a signal.
+    pub exit_code: Option<i32>,
+    /// The last lines of stdout and stderr, ANSI colours removed.
+    pub output: String,
+    /// When this state began, in Unix seconds.
+    pub at: u64,
+}
+
+impl CommandReport {
+    /// The message for browsers: `build` messages carry `running`, `failed`
+    /// and `ok` (the app's failures are build failures: the page cannot be
+    /// trusted either way); `test` messages `passed` and `failed`.
+    pub(crate) fn message(&self) -> String {
+        let (kind, state) = match (self.kind, self.state) {
+            (Kind::Test, CommandState::Ok) => ("test", "passed"),
+            (Kind::Test, _) => ("test", "failed"),
+            (_, CommandState::Running) => ("build", "running"),
+            (_, CommandState::Ok) => ("build", "ok"),
+            (_, CommandState::Failed) => ("build", "failed"),
+        };
+        let mut out = format!(r#"{{"type":"{kind}","state":"{state}","command":"#);
+        push_json_str(&mut out, &self.command);
+        if self.state != CommandState::Running {
+            match self.exit_code {
+                Some(code) => {
+                    let _ = write!(out, r#","exit_code":{code}"#);
+                }
+                None => out.push_str(r#","exit_code":null"#),
+            }
+            out.push_str(r#","output":"#);
+            push_json_str(&mut out, &self.output);
+        }
+        if self.kind == Kind::Run {
+            out.push_str(r#","source":"run""#);
+        }
+        out.push('}');
+        out
+    }
+
+    /// The entry of the status JSON: `{"command":...,"state":...,...}`.
+    pub(crate) fn status_json(&self) -> String {
+        let state = match (self.kind, self.state) {
+            (Kind::Test, CommandState::Ok) => "passed",
+            (_, CommandState::Ok) => "ok",
+            (_, CommandState::Running) => "running",
+            (_, CommandState::Failed) => "failed",
+        };
+        let mut out = String::from(r#"{"command":"#);
+        push_json_str(&mut out, &self.command);
+        let _ = write!(out, r#","state":"{state}","exit_code":"#);
+        match self.exit_code {
+            Some(code) => {
+                let _ = write!(out, "{code}");
+            }
+            None => out.push_str("null"),
+        }
+        let _ = write!(out, r#","at":{}}}"#, self.at);
+        out
+    }
+}
+
 /// Appends `s` as a JSON string literal, quotes included (how every
 /// message here is written, without a JSON library).
 pub fn push_json_str(out: &mut String, s: &str) {

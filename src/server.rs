@@ -371,7 +371,18 @@ impl Server {
             }
             None => out.push_str("null"),
         }
-        out.push_str(",\"server_id\":");
+        out.push_str(",\"commands\":{");
+        for (i, report) in snapshot.iter().flat_map(|s| &s.commands).enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&format!(
+                "\"{}\":{}",
+                report.kind.as_str(),
+                report.status_json()
+            ));
+        }
+        out.push_str("},\"server_id\":");
         push_json_str(&mut out, inner.hub.as_ref().map_or("", |h| h.server_id()));
         out.push_str(&format!(
             ",\"uptime_secs\":{},\"version\":\"{}\"}}",

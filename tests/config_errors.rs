@@ -178,6 +178,14 @@ fn every_key_is_read() {
             inject: Some(false),
             proxy: Some("http://localhost:3000/app".into()),
             proxy_timeout_ms: 5000,
+            build: Some("make css".into()),
+            build_timeout_ms: 60000,
+            run: Some("go run ./cmd/server".into()),
+            restart_on: vec!["*.go".into(), "templates/**".into()],
+            ready_url: Some("http://localhost:3000/health".into()),
+            stop_timeout_ms: 2000,
+            start_timeout_ms: 10000,
+            test: Some("go test ./...".into()),
             source: Some(base.join("good_every_key.yaml")),
         }
     );

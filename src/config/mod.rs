@@ -116,6 +116,32 @@ pub struct Config {
     /// Proxy mode: how long the backend may take to start an answer before
     /// the browser gets 504, in milliseconds. Default 30000.
     pub proxy_timeout_ms: u64,
+    /// A command run (`sh -c`) after each batch, before it is sent; a
+    /// failure is shown in every page instead. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
+    /// How long a build may run before it is stopped and counts as failed,
+    /// in milliseconds. Default 600000 (ten minutes).
+    pub build_timeout_ms: u64,
+    /// The app's command, started at launch and restarted on changes that
+    /// match `restart_on`; pages reload once it answers. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// Globs of the changes that restart `run`. Default: none.
+    pub restart_on: Vec<String>,
+    /// Where the restarted app answers once it is up; default: the proxy's
+    /// backend, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready_url: Option<String>,
+    /// How long a stopped command has after SIGTERM before SIGKILL, in
+    /// milliseconds. Default 5000.
+    pub stop_timeout_ms: u64,
+    /// How long a restarted app has to answer, in milliseconds. Default 30000.
+    pub start_timeout_ms: u64,
+    /// A command run after each batch that went out; its result is shown
+    /// in every page. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test: Option<String>,
     /// The file this came from, for error messages; `None` for defaults.
     #[serde(skip)]
     pub source: Option<PathBuf>,
@@ -141,6 +167,14 @@ impl Default for Config {
             inject: None,
             proxy: None,
             proxy_timeout_ms: 30_000,
+            build: None,
+            build_timeout_ms: 600_000,
+            run: None,
+            restart_on: Vec::new(),
+            ready_url: None,
+            stop_timeout_ms: 5_000,
+            start_timeout_ms: 30_000,
+            test: None,
             source: None,
         }
     }
@@ -839,6 +873,10 @@ mod tests {
             root: Some("r".into()),
             inject: Some(true),
             proxy: Some("http://localhost:3000".into()),
+            build: Some("make".into()),
+            run: Some("./app".into()),
+            ready_url: Some("http://localhost:3000".into()),
+            test: Some("make test".into()),
             ..Config::default()
         };
         let value = serde_yaml::to_value(every).unwrap_or_else(|e| panic!("{e}"));

@@ -66,6 +66,26 @@ impl Glob {
     }
 }
 
+/// A list of globs matched against changed paths, as `restart_on` gives
+/// them (same syntax as `patterns`).
+pub(crate) struct Globs(Vec<Glob>);
+
+impl Globs {
+    /// Compiles the globs of `key`; an invalid one is a config error.
+    pub(crate) fn new(globs: &[String], key: &str) -> Result<Globs, Error> {
+        globs
+            .iter()
+            .map(|g| Glob::new(g, key))
+            .collect::<Result<_, _>>()
+            .map(Globs)
+    }
+
+    /// Does any glob match `path`?
+    pub(crate) fn matches(&self, path: &str) -> bool {
+        self.0.iter().any(|g| g.matches(path))
+    }
+}
+
 /// The compiled `patterns` and `ignore` of a config, defaults included.
 pub struct Patterns {
     include: Vec<Glob>,

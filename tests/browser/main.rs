@@ -24,18 +24,26 @@ static ONE_BROWSER: Mutex<()> = Mutex::new(());
 struct Site {
     dir: tempfile::TempDir,
     port: u16,
+    /// More arguments for the binary, such as `--build CMD`.
+    args: Vec<String>,
     server: Option<Child>,
     _turn: MutexGuard<'static, ()>,
 }
 
 /// `None` when there is no browser to run (see [`browser_turn`]).
 fn site() -> Option<Site> {
+    site_with(&[])
+}
+
+/// [`site`], served with `args` too.
+fn site_with(args: &[&str]) -> Option<Site> {
     let turn = browser_turn()?;
     let dir = fixture_copy();
     // Port 0 the first time; a restart takes the port it had.
     let mut site = Site {
         dir,
         port: 0,
+        args: args.iter().map(|a| a.to_string()).collect(),
         server: None,
         _turn: turn,
     };
@@ -90,6 +98,7 @@ impl Site {
         let (child, line) = common::start_ready(
             common::bin()
                 .args(["serve", ".", "--port", &self.port.to_string(), "-q"])
+                .args(&self.args)
                 .current_dir(self.dir.path())
                 .stderr(Stdio::inherit()),
         );
@@ -825,5 +834,117 @@ fn through_the_proxy_css_swaps_in_place_and_a_restarted_backend_reloads_the_page
     assert_no_console_errors_but(
         &mut browser,
         &["502", "Bad Gateway", "WebSocket connection", "favicon.ico"],
+    );
+}
+
+/// What the overlay shows: its title and its output, or `null` when none.
+const OVERLAY: &str = "(() => { const host = document.getElementById('hotreload-overlay');
+    if (!host) return null;
+    const root = host.shadowRoot;
+    return {title: root.querySelector('[role=alertdialog] div div').textContent,
+            output: root.querySelector('pre').textContent,
+            markup: root.querySelectorAll('b, img').length,
+            covers: host.getBoundingClientRect().height >= innerHeight - 1}; })()";
+
+#[test]
+fn a_failed_build_covers_the_page_with_its_output_until_the_fix_reloads_it() {
+    let build = "test -e ok || { printf '\\033[31merror\\033[0m in <b>app.css</b>: <img src=x onerror=window.ran=1>\\n' >&2; exit 2; }";
+    let Some(site) = site_with(&["--build", build]) else {
+        return;
+    };
+    let mut browser = site.open("/");
+    site.write("css/a.css", "#title { color: rgb(0, 128, 0); }\n");
+    let shown = browser.wait_for(&format!("{OVERLAY} !== null"), WAIT, "the overlay");
+    let shown = browser.eval(OVERLAY);
+    assert!(
+        shown["title"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("Build failed: test -e ok")
+            && shown["title"]
+                .as_str()
+                .unwrap_or("")
+                .contains("exit code 2"),
+        "{shown}"
+    );
+    assert_eq!(
+        shown["output"].as_str(),
+        Some("error in <b>app.css</b>: <img src=x onerror=window.ran=1>\n"),
+        "{shown}"
+    );
+    assert_eq!(shown["markup"], 0, "output became markup: {shown}");
+    assert_eq!(shown["covers"], true, "{shown}");
+    assert!(
+        browser.eval("window.ran === undefined") == true,
+        "output ran as code"
+    );
+    // The stylesheet waited for the build: not swapped.
+    assert_eq!(
+        browser.eval("getComputedStyle(document.getElementById('title')).color"),
+        "rgb(255, 0, 0)"
+    );
+    // Esc closes it; a page opened while the build is broken shows it at once.
+    browser.eval("document.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true})); true");
+    browser.wait_for(
+        &format!("{OVERLAY} === null"),
+        WAIT,
+        "Esc to close the overlay",
+    );
+    let mut second = Browser::open(&site.url("/"));
+    second.wait_for(
+        &format!("{OVERLAY} !== null"),
+        WAIT,
+        "the overlay on a page opened now",
+    );
+    drop(second);
+    // The fix: the overlay goes and the page reloads, with the new style.
+    site.write("ok", "");
+    wait_reloaded(&mut browser, "the reload after the build is fixed");
+    browser.wait_for(
+        "getComputedStyle(document.getElementById('title')).color === 'rgb(0, 128, 0)'",
+        WAIT,
+        "the new style",
+    );
+    assert_eq!(browser.eval(&format!("{OVERLAY} === null")), true);
+    assert_no_console_errors(&mut browser);
+}
+
+#[test]
+fn failed_tests_show_their_output_and_passing_ones_a_notice() {
+    let test = "test ! -e bad.css || { echo 'assertion failed: left == right' >&2; exit 1; }";
+    let Some(site) = site_with(&["--test", test]) else {
+        return;
+    };
+    let mut browser = site.open("/");
+    let tests = "(() => { const host = document.getElementById('hotreload-tests');
+        return host ? host.shadowRoot.querySelector('pre').textContent : null; })()";
+    // A stylesheet: swapped in place, so the page stays while tests run.
+    site.write("bad.css", "p {}");
+    browser.wait_for(&format!("{tests} !== null"), WAIT, "the failed tests");
+    assert!(
+        browser
+            .eval(tests)
+            .as_str()
+            .unwrap_or("")
+            .contains("assertion failed: left == right")
+    );
+    // They never hold the page: it is still usable underneath.
+    assert!(same_page(&mut browser));
+    assert_eq!(
+        browser.eval("document.getElementById('hotreload-tests').getBoundingClientRect().top > 0"),
+        true
+    );
+    // Deleting it reloads the page; the result reaches the new one.
+    std::fs::remove_file(site.dir.path().join("bad.css")).expect("rm");
+    browser.wait_for(
+        &format!("{tests} === null"),
+        WAIT,
+        "the panel gone once tests pass",
+    );
+    browser.wait_for(
+        "(() => { const n = document.getElementById('hotreload-notification');
+            return !!n && n.shadowRoot.textContent.startsWith('Tests passed'); })()",
+        WAIT,
+        "the passing notice",
     );
 }
