@@ -104,6 +104,46 @@ impl Default for Timeouts {
 /// which also survives running out of descriptors. The first address that
 /// `addr` resolves to and that binds is used.
 pub fn bind(addr: impl ToSocketAddrs, timeouts: &Timeouts) -> io::Result<TcpListener> {
+    first_that_binds(addr, Some(timeouts))
+}
+
+fn bind_one(addr: SocketAddr, timeouts: Option<&Timeouts>) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    // As std does: a restarted server binds while old connections linger.
+    socket.set_reuse_address(true)?;
+    if let Some(timeouts) = timeouts {
+        set_timeouts(&socket, timeouts)?;
+    }
+    socket.bind(&addr.into())?;
+    // The kernel caps it at net.core.somaxconn; a page, or a benchmark,
+    // opens many connections at once.
+    socket.listen(1024)?;
+    Ok(socket.into())
+}
+
+fn set_timeouts(socket: &Socket, timeouts: &Timeouts) -> io::Result<()> {
+    socket.set_read_timeout(Some(timeouts.read))?;
+    socket.set_write_timeout(Some(timeouts.write))?;
+    #[cfg(target_os = "linux")]
+    socket.set_tcp_user_timeout(Some(timeouts.unacknowledged))?;
+    socket.set_tcp_nodelay(true)
+}
+
+/// A listening socket without timeouts of its own, for a front that sets
+/// them on each connection it takes ([`bound`]).
+pub(crate) fn listen(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+    first_that_binds(addr, None)
+}
+
+/// Gives an accepted connection `timeouts` (and `TCP_NODELAY`).
+pub(crate) fn bound(stream: &TcpStream, timeouts: &Timeouts) -> io::Result<()> {
+    set_timeouts(&socket2::SockRef::from(stream), timeouts)
+}
+
+fn first_that_binds(
+    addr: impl ToSocketAddrs,
+    timeouts: Option<&Timeouts>,
+) -> io::Result<TcpListener> {
     let mut last = None;
     for addr in addr.to_socket_addrs()? {
         match bind_one(addr, timeouts) {
@@ -117,22 +157,6 @@ pub fn bind(addr: impl ToSocketAddrs, timeouts: &Timeouts) -> io::Result<TcpList
             "the address resolves to nothing",
         )
     }))
-}
-
-fn bind_one(addr: SocketAddr, timeouts: &Timeouts) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    // As std does: a restarted server binds while old connections linger.
-    socket.set_reuse_address(true)?;
-    socket.set_read_timeout(Some(timeouts.read))?;
-    socket.set_write_timeout(Some(timeouts.write))?;
-    #[cfg(target_os = "linux")]
-    socket.set_tcp_user_timeout(Some(timeouts.unacknowledged))?;
-    socket.set_tcp_nodelay(true)?;
-    socket.bind(&addr.into())?;
-    // The kernel caps it at net.core.somaxconn; a page, or a benchmark,
-    // opens many connections at once.
-    socket.listen(1024)?;
-    Ok(socket.into())
 }
 
 /// tiny_http on a [`bind`] listener, kept accepting whatever happens to its
@@ -163,6 +187,11 @@ impl Http {
             addr: "the listening socket".into(),
             source,
         })?;
+        let accept_wake = socket2::SockRef::from(&listener)
+            .read_timeout()
+            .ok()
+            .flatten()
+            .map(|t| (t / 2).max(Duration::from_millis(50)));
         let (requests_tx, requests) = unbounded();
         let (activity_tx, activity) = bounded(1);
         let mut keeper = Keeper {
@@ -174,6 +203,8 @@ impl Http {
             next_generation: 1,
             held: None,
             starving: false,
+            accept_wake,
+            woken: Instant::now(),
         };
         keeper.start_generation()?;
         let (stop, stopped) = bounded::<()>(0);
@@ -260,12 +291,20 @@ struct Keeper {
     held: Option<TcpStream>,
     /// Waiting for descriptors before accepting again.
     starving: bool,
+    /// How often to connect to ourselves so that `accept` never waits as
+    /// long as the listener's read timeout (half of it); `None` without one.
+    accept_wake: Option<Duration>,
+    /// When that last happened.
+    woken: Instant,
 }
 
 impl Keeper {
     fn run(mut self, stopped: &Receiver<()>, activity: &Receiver<()>) {
         let mut last_request: Option<Instant> = None;
         let mut next_tick = Instant::now() + CHECK_EVERY;
+        if let Some(wake) = self.accept_wake {
+            next_tick = next_tick.min(self.woken + wake);
+        }
         loop {
             select! {
                 recv(stopped) -> _ => break,
@@ -289,10 +328,22 @@ impl Keeper {
             } else {
                 last_request = None;
             }
+            // The listener's read timeout also ends an `accept` that waits
+            // that long for a connection, and tiny_http's accept loop with
+            // it: a connection of our own, well before, keeps it waiting.
+            if let Some(wake) = self.accept_wake
+                && self.woken.elapsed() >= wake
+            {
+                self.held = self.connect();
+                self.woken = Instant::now();
+            }
             self.check_accepting();
             self.drop_drained();
             let busy = last_request.is_some() || self.starving;
             next_tick = Instant::now() + if busy { GUARD_EVERY } else { CHECK_EVERY };
+            if let Some(wake) = self.accept_wake {
+                next_tick = next_tick.min(self.woken + wake);
+            }
         }
         for generation in &mut self.generations {
             generation.close();

@@ -89,7 +89,8 @@
 //!    filters them by pattern, and debounces them on crossbeam timers into
 //!    one batch per quiet period (at most `max_wait_ms` after its first
 //!    event), which it sends down a channel.
-//! 3. `hub`: the `hotreload-fanout` thread numbers each batch, serialises
+//! 3. `hub`: the `hotreload-pipeline` thread (after any build, see
+//!    `commands`) numbers each batch, serialises
 //!    it once into a [`protocol`] message and `try_send`s it into every
 //!    WebSocket client's bounded channel: it never waits on a client. A
 //!    client that falls behind is dropped and reloads when it reconnects
@@ -132,6 +133,7 @@ mod client;
 mod commands;
 pub mod config;
 mod error;
+mod front;
 pub mod http;
 mod hub;
 mod manager;

@@ -10,8 +10,8 @@ use std::time::Duration;
 
 mod bench;
 
-use hotreload::proxy::{Backend, ProxyOptions, ProxyServer};
-use hotreload::serve::{DevServer, Options};
+use hotreload::proxy::Backend;
+use hotreload::serve::{self, DevServer, Options};
 use hotreload::{Config, Error, WatchDir};
 
 const HELP: &str = "\
@@ -375,7 +375,7 @@ fn run(args: lexopt::Parser, mut mode: Mode) -> Result<ExitCode, Failure> {
         name: "signal handler".into(),
         problem: e.to_string(),
     })?;
-    let mut running: Box<dyn FnMut() -> Result<(), Error>> = match mode {
+    let serving = match mode {
         Mode::Proxy => {
             let Some(url) = config.proxy.clone() else {
                 return Err(Usage(
@@ -385,61 +385,50 @@ fn run(args: lexopt::Parser, mut mode: Mode) -> Result<ExitCode, Failure> {
             };
             // Checked already, as the argument or by `validate`.
             let backend = Backend::parse(&url).map_err(Usage)?;
-            ignore_own_logs(&mut config);
-            let options = ProxyOptions {
-                host,
-                port,
-                inject,
-                timeout: Duration::from_millis(config.proxy_timeout_ms),
-                config,
-                ..ProxyOptions::new(backend)
-            };
-            let mut proxy = ProxyServer::start(options)?;
-            println!("hotreload: proxying at {} to {url}", proxy.url());
-            Box::new(move || proxy.close())
+            let timeout = Duration::from_millis(config.proxy_timeout_ms);
+            serve::Mode::Proxy { backend, timeout }
         }
-        Mode::Serve | Mode::Watch => {
-            let root = match (&f.positional, &config.root) {
-                (Some(dir), _) => PathBuf::from(dir),
-                (None, Some(root)) if mode == Mode::Serve => root.clone(),
-                _ => PathBuf::from("."),
-            };
-            if config.watch_dirs.is_empty() {
-                // Report paths the way the user named the folder: `serve web` gives `web/app.css`.
-                config
-                    .watch_dirs
-                    .push(WatchDir::new(&root.to_string_lossy(), cwd));
-            }
-            ignore_own_logs(&mut config);
-            let options = Options {
-                root,
-                host,
-                port,
-                inject,
-                files: mode == Mode::Serve,
-                config,
-            };
-            let mut server = DevServer::start(options)?;
-            if mode == Mode::Serve {
-                println!(
-                    "hotreload: serving {} at {}",
-                    server.root().display(),
-                    server.url()
-                );
-            } else {
-                println!(
-                    "hotreload: watching at {}\n  add this to your pages: {}",
-                    server.url(),
-                    script_tag(&server.url())
-                );
-            }
-            Box::new(move || server.close())
-        }
+        Mode::Serve => serve::Mode::Files,
+        Mode::Watch => serve::Mode::Watch,
     };
+    let root = match (&f.positional, &config.root) {
+        (Some(dir), _) if mode != Mode::Proxy => PathBuf::from(dir),
+        (None, Some(root)) if mode == Mode::Serve => root.clone(),
+        _ => PathBuf::from("."),
+    };
+    if config.watch_dirs.is_empty() {
+        // Report paths the way the user named the folder: `serve web` gives `web/app.css`.
+        config
+            .watch_dirs
+            .push(WatchDir::new(&root.to_string_lossy(), cwd));
+    }
+    for log_file in own_log_files(&config.watch_dirs) {
+        config.ignore.push(log_file);
+    }
+    let mut server = DevServer::start(Options {
+        root,
+        host,
+        port,
+        inject,
+        mode: serving,
+        config,
+    })?;
+    let url = server.url();
+    match mode {
+        Mode::Serve => println!("hotreload: serving {} at {url}", server.root().display()),
+        Mode::Proxy => println!(
+            "hotreload: proxying at {url} to {}",
+            f.positional.as_deref().unwrap_or("the backend")
+        ),
+        Mode::Watch => println!(
+            "hotreload: watching at {url}\n  add this to your pages: {}",
+            script_tag(&url)
+        ),
+    }
     let _ = std::io::stdout().flush();
     let _ = stop.recv();
     log::info!("[HotReload] shutting down");
-    running()?;
+    server.close()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -450,18 +439,6 @@ fn script_tag(url: &str) -> String {
         url.trim_end_matches('/'),
         hotreload::server::CLIENT_PATH
     )
-}
-
-/// Leaves out the files this process logs into (see [`own_log_files`]).
-fn ignore_own_logs(config: &mut Config) {
-    let watch_dirs = if config.watch_dirs.is_empty() {
-        vec![WatchDir::new(".", Path::new("."))]
-    } else {
-        config.watch_dirs.clone()
-    };
-    for log_file in own_log_files(&watch_dirs) {
-        config.ignore.push(log_file);
-    }
 }
 
 fn load_config(file: &Path) -> Result<Config, Error> {

@@ -14,7 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use common::{
-    PATIENCE, bin, get, http, next_change, ready_line_addr, sigterm_and_wait, start_ready,
+    PATIENCE, Proc, bin, get, http, next_change, ready_line_addr, sigterm_and_wait, start_ready,
     threads_named, wait_until, with_open_file_limit, write,
 };
 use hotreload::http::IDLE_TIMEOUT;
@@ -50,13 +50,13 @@ fn site(config: &str) -> tempfile::TempDir {
 }
 
 /// The binary serving `dir` on a free port, its stderr in `dir/stderr.log`.
-fn serve(cmd: &mut Command, dir: &Path) -> (Child, SocketAddr) {
+fn serve(cmd: &mut Command, dir: &Path) -> (Proc, SocketAddr) {
     let log = File::create(dir.join("stderr.log")).expect("log file");
     let (child, line) = start_ready(cmd.current_dir(dir).stderr(log));
-    (child, ready_line_addr(&line))
+    (Proc(child), ready_line_addr(&line))
 }
 
-fn serve_site(dir: &Path) -> (Child, SocketAddr) {
+fn serve_site(dir: &Path) -> (Proc, SocketAddr) {
     serve(
         bin().args(["serve", ".", "--port", "0", "--ignore", "stderr.log"]),
         dir,
@@ -70,7 +70,7 @@ fn page_load(addr: SocketAddr) -> (u16, Duration) {
     (code, started.elapsed())
 }
 
-fn assert_exits_at_once(child: &mut Child, during: &str) {
+fn assert_exits_at_once(child: &mut Proc, during: &str) {
     let (status, took) = sigterm_and_wait(child);
     assert_eq!(status.code(), Some(0), "exit status after SIGTERM {during}");
     assert!(
@@ -93,11 +93,11 @@ fn eight_stuck_downloads_do_not_hold_a_page_load() {
             s
         })
         .collect();
-    // Each download holds a request thread, blocked in a write; one more waits.
+    // Each download holds its connection's thread, blocked in a write.
     assert!(
-        wait_until(|| threads_named(child.id(), "hotreload-request") >= 9),
-        "the downloads never started: {} request threads",
-        threads_named(child.id(), "hotreload-request")
+        wait_until(|| threads_named(child.id(), "hotreload-conn") >= 8),
+        "the downloads never started: {} connection threads",
+        threads_named(child.id(), "hotreload-conn")
     );
     let (code, took) = page_load(addr);
     assert_eq!(code, 200);
@@ -477,7 +477,7 @@ fn a_client_that_vanishes_is_dropped_within_two_heartbeats_and_a_second() {
     };
     // A browser on the other machine: it connects, and then only its
     // kernel answers (acknowledgements), as a tab does between batches.
-    let mut browser = Link::enter(&link.client_ns)
+    let mut browser = Proc(Link::enter(&link.client_ns)
         .args([
             "bash",
             "-c",
@@ -489,7 +489,7 @@ fn a_client_that_vanishes_is_dropped_within_two_heartbeats_and_a_second() {
         ])
         .stdout(Stdio::piped())
         .spawn()
-        .expect("client starts");
+        .expect("client starts"));
     let mut head = [0u8; 12];
     browser
         .stdout
@@ -522,6 +522,5 @@ fn a_client_that_vanishes_is_dropped_within_two_heartbeats_and_a_second() {
         "dropped after {took:?}; SPEC.md section 8 says within {limit:?}"
     );
     assert_exits_at_once(&mut server, "after a client vanished");
-    let _ = browser.kill();
-    let _ = browser.wait();
+    drop(browser);
 }

@@ -140,3 +140,51 @@ fn an_app_on_the_http_helper_is_not_held_by_stuck_downloads() {
     assert!(closing.elapsed() < Duration::from_secs(1));
     drop(stuck);
 }
+
+#[test]
+fn an_idle_app_on_the_http_helper_keeps_accepting_past_its_read_timeout() {
+    use hotreload::http::{Http, Timeouts, Workers};
+
+    // The listener's read timeout also ends an accept that waits as long;
+    // the helper must keep tiny_http's accept loop from ever seeing that.
+    let timeouts = Timeouts {
+        read: Duration::from_millis(300),
+        ..Timeouts::default()
+    };
+    let _ = log::set_logger(&Lines);
+    log::set_max_level(log::LevelFilter::Debug);
+    let mut http = Http::bind("127.0.0.1:0", &timeouts).expect("binds");
+    let addr = http.local_addr();
+    let mut workers = Workers::start("idle-request", http.requests().clone(), |request| {
+        let _ = request.respond(tiny_http::Response::from_string("ok"));
+    })
+    .expect("workers start");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (code, _, body) = common::http(addr, &common::get("/", &[]));
+    assert_eq!((code, body.as_str()), (200, "ok"));
+    // Its first accept loop is the one that answered: none was restarted.
+    let said = LINES.lock().map(|l| l.join("\n")).unwrap_or_default();
+    assert!(
+        !said.contains("accepting connections again") && !said.contains("tiny_http:"),
+        "tiny_http's accept loop ended while idle: {said}"
+    );
+    http.close();
+    workers.close(Duration::from_secs(1));
+}
+
+/// Every log line of this test binary, for what a user would read.
+static LINES: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+struct Lines;
+
+impl log::Log for Lines {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        if let Ok(mut lines) = LINES.lock() {
+            lines.push(record.args().to_string());
+        }
+    }
+    fn flush(&self) {}
+}

@@ -474,13 +474,15 @@ fn a_proxy_url_that_is_not_http_exits_2_with_the_fix() {
 fn watch_mode_serves_the_script_for_an_app_on_another_port() {
     let dir = tempfile::tempdir().expect("temp dir");
     write(&dir.path().join("app.css"), "a{}");
-    let mut child = bin()
-        .args(["watch", ".", "--port", "0", "--debounce", "20"])
-        .current_dir(dir.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starts");
+    let mut child = common::Proc(
+        bin()
+            .args(["watch", ".", "--port", "0", "--debounce", "20"])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starts"),
+    );
     let mut out = BufReader::new(child.stdout.take().expect("piped"));
     let (mut line, mut tag) = (String::new(), String::new());
     out.read_line(&mut line).expect("the ready line");

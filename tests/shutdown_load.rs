@@ -11,15 +11,6 @@ use common::{PATIENCE, write};
 use tungstenite::Message;
 
 /// Kills the server if the test fails before it exits.
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn sigterm_with_1000_clients_during_a_storm_closes_all_and_exits_0() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -29,7 +20,7 @@ fn sigterm_with_1000_clients_during_a_storm_closes_all_and_exits_0() {
             "a{}",
         );
     }
-    let mut child = Killed(
+    let mut child = common::Proc(
         Command::new(env!("CARGO_BIN_EXE_hotreload"))
             .args(["serve", ".", "--port", "0", "-q"])
             .current_dir(dir.path())

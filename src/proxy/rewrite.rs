@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::Backend;
-use super::wire::{Header, RequestHead, ResponseHead, get, lists, tokens};
+use crate::front::wire::{Header, RequestHead, ResponseHead, get, lists, tokens};
 
 /// HTML pages larger than this pass through without the script.
 pub(crate) const MAX_PAGE: usize = 16 << 20;

@@ -14,7 +14,7 @@ use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
 
-use tiny_http::{Header, Method, Request, Response};
+use tiny_http::{Header, Request, Response};
 
 use crate::server::CLIENT_PATH;
 
@@ -351,79 +351,143 @@ impl StaticFiles {
         }
     }
 
-    /// Answers `request` completely: the file, a redirect, or an error
-    /// status with a one-line plain-text body. Every response carries
-    /// `Cache-Control: no-cache` and a `Content-Type`. Errors while sending
-    /// (the browser went away) are logged at debug level.
-    pub fn respond(&self, request: Request) {
-        if !matches!(request.method(), Method::Get | Method::Head) {
-            let response = text(405, "405 Method Not Allowed: only GET and HEAD are served");
-            send(request, with_header(response, "Allow", "GET, HEAD"));
-            return;
+    /// What a request for `url` with `method` gets: the file, a redirect,
+    /// or an error status with a one-line plain-text body. Every answer
+    /// carries `Cache-Control: no-cache` and a `Content-Type`; the body is
+    /// the GET's (a HEAD's writer leaves it out).
+    pub fn reply(&self, method: &str, url: &str) -> FileReply {
+        if !matches!(method, "GET" | "HEAD") {
+            return text(405, "405 Method Not Allowed: only GET and HEAD are served")
+                .with("Allow", "GET, HEAD");
         }
-        let url = request.url().to_owned();
         let shown = url.split(['?', '#']).next().unwrap_or_default();
-        match self.resolve(&url) {
-            Resolved::File(path) => self.send_file(request, &path, shown),
+        match self.resolve(url) {
+            Resolved::File(path) => self.file(&path, shown),
             Resolved::Redirect(location) => {
-                let response = text(302, &format!("302 Found: {location}"));
-                send(request, with_header(response, "Location", &location));
+                text(302, &format!("302 Found: {location}")).with("Location", &location)
             }
             // Browsers ask every site for an icon; a folder without one should
             // not fill the console with 404s on every reload.
-            Resolved::NotFound if shown == "/favicon.ico" => {
-                send(
-                    request,
-                    with_header(Response::empty(204), "Cache-Control", "no-cache"),
-                );
-            }
-            Resolved::NotFound => send(request, text(404, &format!("404 Not Found: {shown}"))),
-            Resolved::Forbidden => send(
-                request,
-                text(
-                    403,
-                    &format!("403 Forbidden: {shown} is outside the served folder or not a file"),
-                ),
+            Resolved::NotFound if shown == "/favicon.ico" => FileReply {
+                status: 204,
+                headers: vec![("Cache-Control", "no-cache".into())],
+                body: FileBody::Bytes(Vec::new()),
+            },
+            Resolved::NotFound => text(404, &format!("404 Not Found: {shown}")),
+            Resolved::Forbidden => text(
+                403,
+                &format!("403 Forbidden: {shown} is outside the served folder or not a file"),
             ),
-            Resolved::BadRequest => send(
-                request,
-                text(
-                    400,
-                    &format!(
-                        "400 Bad Request: {shown} is not a valid path (bad %-escape or NUL byte)"
-                    ),
-                ),
+            Resolved::BadRequest => text(
+                400,
+                &format!("400 Bad Request: {shown} is not a valid path (bad %-escape or NUL byte)"),
             ),
         }
     }
 
-    /// Sends one resolved file, injecting the client into HTML.
-    fn send_file(&self, request: Request, path: &Path, shown: &str) {
+    /// Answers a tiny_http `request` with [`reply`](Self::reply). Errors
+    /// while sending (the browser went away) are logged at debug level.
+    pub fn respond(&self, request: Request) {
+        let reply = self.reply(request.method().as_str(), request.url());
+        let FileReply {
+            status,
+            headers,
+            body,
+        } = reply;
+        let what = format!("{} {}", request.method(), request.url());
+        let sent = match body {
+            FileBody::Bytes(bytes) => {
+                let mut response = Response::from_data(bytes).with_status_code(status);
+                add_headers(&mut response, &headers);
+                request.respond(response.with_chunked_threshold(usize::MAX))
+            }
+            FileBody::File(file, _) => {
+                let mut response = Response::from_file(file).with_status_code(status);
+                add_headers(&mut response, &headers);
+                request.respond(response.with_chunked_threshold(usize::MAX))
+            }
+        };
+        if let Err(e) = sent {
+            log::debug!("could not answer {what}: {e}");
+        }
+    }
+
+    /// One resolved file, with the client injected into HTML.
+    fn file(&self, path: &Path, shown: &str) -> FileReply {
         let kind = content_type(path);
-        if self.inject && is_html(path) {
-            match fs::read(path) {
-                Ok(html) => {
-                    let injected = match inject_script(&html) {
-                        Cow::Owned(page) => Some(page),
-                        Cow::Borrowed(_) => None,
-                    };
-                    let page = injected.unwrap_or(html);
-                    send(request, file_headers(Response::from_data(page), kind));
-                }
-                Err(e) => unreadable(request, path, shown, &e),
-            }
+        let body = if self.inject && is_html(path) {
+            fs::read(path).map(|html| {
+                let page = match inject_script(&html) {
+                    Cow::Owned(page) => page,
+                    Cow::Borrowed(_) => html,
+                };
+                FileBody::Bytes(page)
+            })
         } else {
-            match File::open(path) {
-                Ok(file) => send(request, file_headers(Response::from_file(file), kind)),
-                Err(e) => unreadable(request, path, shown, &e),
-            }
+            File::open(path).and_then(|file| {
+                let length = file.metadata()?.len();
+                Ok(FileBody::File(file, length))
+            })
+        };
+        match body {
+            Ok(body) => FileReply {
+                status: 200,
+                headers: vec![
+                    ("Content-Type", kind.into()),
+                    ("Cache-Control", "no-cache".into()),
+                ],
+                body,
+            },
+            Err(e) => unreadable(path, shown, &e),
         }
     }
 }
 
-/// Answers for a file that resolved but could not be opened or read.
-fn unreadable(request: Request, path: &Path, shown: &str, error: &io::Error) {
-    let response = match error.kind() {
+/// What [`StaticFiles::reply`] comes to.
+#[derive(Debug)]
+pub struct FileReply {
+    /// The HTTP status.
+    pub status: u16,
+    /// Headers besides the length, which the body gives.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body of a GET.
+    pub body: FileBody,
+}
+
+impl FileReply {
+    fn with(mut self, name: &'static str, value: &str) -> FileReply {
+        self.headers.push((name, value.to_string()));
+        self
+    }
+}
+
+/// A body: bytes in memory (pages, messages) or a file read as it is sent.
+#[derive(Debug)]
+pub enum FileBody {
+    /// Bytes in memory.
+    Bytes(Vec<u8>),
+    /// A file and its length.
+    File(File, u64),
+}
+
+impl FileBody {
+    /// The body's length in bytes.
+    pub fn len(&self) -> u64 {
+        match self {
+            FileBody::Bytes(bytes) => bytes.len() as u64,
+            FileBody::File(_, length) => *length,
+        }
+    }
+
+    /// Is the body empty?
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The answer for a file that resolved but could not be opened or read.
+fn unreadable(path: &Path, shown: &str, error: &io::Error) -> FileReply {
+    match error.kind() {
         io::ErrorKind::PermissionDenied => text(
             403,
             &format!("403 Forbidden: {shown} cannot be read (permission denied)"),
@@ -437,8 +501,7 @@ fn unreadable(request: Request, path: &Path, shown: &str, error: &io::Error) {
                 &format!("500 Internal Server Error: cannot read {shown}"),
             )
         }
-    };
-    send(request, response);
+    }
 }
 
 /// Turns an absolute-form request target into origin form (`/path?query`).
@@ -517,38 +580,27 @@ fn folder_location(raw_path: &str, query: &str) -> String {
     location
 }
 
-/// Adds a header; names and values here are ASCII, and one that is not is
+/// Adds headers; names and values here are ASCII, and one that is not is
 /// skipped (with a debug line) rather than sent broken.
-fn with_header<R: Read>(response: Response<R>, name: &str, value: &str) -> Response<R> {
-    match Header::from_bytes(name.as_bytes(), value.as_bytes()) {
-        Ok(header) => response.with_header(header),
-        Err(()) => {
-            log::debug!("header {name} skipped: its value is not plain ASCII");
-            response
+fn add_headers<R: Read>(response: &mut Response<R>, headers: &[(&'static str, String)]) {
+    for (name, value) in headers {
+        match Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            Ok(header) => response.add_header(header),
+            Err(()) => log::debug!("header {name} skipped: its value is not plain ASCII"),
         }
     }
 }
 
-/// The headers every file response carries. A length known up front is
-/// always sent as `Content-Length` (`tiny_http` would chunk bodies of 32 KiB
-/// and more otherwise).
-fn file_headers<R: Read>(response: Response<R>, kind: &str) -> Response<R> {
-    let response = with_header(response, "Content-Type", kind);
-    with_header(response, "Cache-Control", "no-cache").with_chunked_threshold(usize::MAX)
-}
-
 /// A short plain-text answer with `status`.
-fn text(status: u16, line: &str) -> Response<io::Cursor<Vec<u8>>> {
-    let response = Response::from_data(format!("{line}\n")).with_status_code(status);
-    let response = file_headers(response, "text/plain; charset=utf-8");
-    with_header(response, "X-Content-Type-Options", "nosniff")
-}
-
-/// Sends `response`; a client that went away is only worth a debug line.
-fn send<R: Read>(request: Request, response: Response<R>) {
-    let what = format!("{} {}", request.method(), request.url());
-    if let Err(e) = request.respond(response) {
-        log::debug!("could not answer {what}: {e}");
+fn text(status: u16, line: &str) -> FileReply {
+    FileReply {
+        status,
+        headers: vec![
+            ("Content-Type", "text/plain; charset=utf-8".into()),
+            ("Cache-Control", "no-cache".into()),
+            ("X-Content-Type-Options", "nosniff".into()),
+        ],
+        body: FileBody::Bytes(format!("{line}\n").into_bytes()),
     }
 }
 

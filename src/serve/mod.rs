@@ -1,30 +1,44 @@
-//! The standalone dev server the `hotreload` binary runs: static files with
-//! the client injected, plus hot reload, on one tiny_http port.
+//! The `hotreload` binary's server: hot reload on the binary's own front
+//! ([`crate::front`]), in front of the files of a folder (`serve`), a
+//! backend (`proxy`) or nothing (`watch`).
 //!
-//! Threads: those of its [`Http`] front and request [`Workers`], and the
-//! [`Manager`]'s. [`DevServer::close`] joins all of them but request
-//! threads still writing to a peer that takes nothing (their write timeout
-//! ends them).
+//! Threads: the front's and the [`Manager`]'s. [`DevServer::close`] joins
+//! all of them.
 
 pub mod files;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use crate::http::{Http, Timeouts, Workers};
+use crate::front::{Behind, Front};
+use crate::http::Timeouts;
+use crate::proxy::{Backend, Proxied};
 use crate::{Config, Error, Manager, WatchDir};
 use files::StaticFiles;
 
-/// How long `close()` waits for request threads: long enough for one that
-/// is answering, not for one stuck on a peer that reads nothing.
-const REQUESTS_WAIT: Duration = Duration::from_millis(150);
+/// What stands behind the hot-reload routes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// `serve`: the files under `root`, HTML pages with the script.
+    Files,
+    /// `proxy`: every other request goes to this backend (SPEC.md section
+    /// 9); `root` is only where watching starts by default.
+    Proxy {
+        /// Where requests go.
+        backend: Backend,
+        /// How long it may take to start an answer; then 504.
+        timeout: Duration,
+    },
+    /// `watch`: nothing; an app that adds the script tag itself serves
+    /// its pages. Other paths get 404 saying so.
+    Watch,
+}
 
 /// What to serve, and where.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// The folder served as static files.
+    /// The folder served (and watched when `config` names none).
     pub root: PathBuf,
     /// Address to listen on, such as `127.0.0.1`.
     pub host: String,
@@ -32,10 +46,8 @@ pub struct Options {
     pub port: u16,
     /// Inject the client script into HTML pages (ignored when hot reload is off).
     pub inject: bool,
-    /// Serve the files under `root`. Without them (`hotreload watch`), only
-    /// the hot-reload routes answer, for an app that loads the script from
-    /// here; other paths get 404 saying so. Default `true`.
-    pub files: bool,
+    /// What stands behind the hot-reload routes. Default [`Mode::Files`].
+    pub mode: Mode,
     /// Hot-reload settings. With no `watch_dirs`, `root` is watched.
     pub config: Config,
 }
@@ -48,7 +60,7 @@ impl Options {
             host: "127.0.0.1".into(),
             port: 8080,
             inject: true,
-            files: true,
+            mode: Mode::Files,
             config: Config::default(),
         }
     }
@@ -56,8 +68,7 @@ impl Options {
 
 /// A running dev server. Stops on [`close`](Self::close) or drop.
 pub struct DevServer {
-    http: Http,
-    workers: Workers,
+    front: Front,
     manager: Manager,
     addr: SocketAddr,
     root: PathBuf,
@@ -71,7 +82,7 @@ impl DevServer {
             host,
             port,
             inject,
-            files,
+            mode,
             mut config,
         } = options;
         if config.watch_dirs.is_empty() {
@@ -83,60 +94,45 @@ impl DevServer {
         // The name it listens on passes the Host check (SPEC.md section 4).
         config.host = Some(host.clone());
         let manager = Manager::new(config)?;
-        let files = if files {
-            Some(Arc::new(StaticFiles::new(
-                &root,
-                inject && manager.is_enabled(),
-            )?))
-        } else {
-            None
+        let inject = inject && manager.is_enabled();
+        let behind_kind = match mode {
+            Mode::Files => "files",
+            Mode::Proxy { .. } => "backend",
+            Mode::Watch => "nothing",
         };
-        let shown = if host.contains(':') {
-            format!("[{host}]:{port}")
-        } else {
-            format!("{host}:{port}")
+        let (behind, root) = match mode {
+            Mode::Files => {
+                let files = StaticFiles::new(&root, inject)?;
+                let root = files.root().to_path_buf();
+                (Behind::Files(files), root)
+            }
+            Mode::Proxy { backend, timeout } => {
+                (Behind::Backend(Proxied { backend, timeout }), root)
+            }
+            Mode::Watch => (Behind::Nothing, root),
         };
         let heartbeat = Duration::from_millis(manager.config().heartbeat_ms);
-        let http = Http::bind(&shown, &Timeouts::for_heartbeat(heartbeat))?;
-        let addr = http.local_addr();
-        let server = manager.server().clone();
-        let root = match &files {
-            Some(files) => files.root().to_path_buf(),
-            None => root,
-        };
-        let workers = Workers::start(
-            "hotreload-request",
-            http.requests().clone(),
-            move |request| {
-                log::debug!("[HotReload] {} {}", request.method(), request.url());
-                let Some(request) = server.guard(request) else {
-                    return;
-                };
-                let Some(request) = server.handle(request) else {
-                    return;
-                };
-                match &files {
-                    Some(files) => files.respond(request),
-                    None => {
-                        let _ = request.respond(
-                            tiny_http::Response::from_string(format!(
-                                "404 Not Found: hotreload watch serves only {} and its socket; your app serves its pages\n",
-                                crate::server::CLIENT_PATH
-                            ))
-                            .with_status_code(404),
-                        );
-                    }
-                }
-            },
+        let front = Front::start(
+            &host,
+            port,
+            Timeouts::for_heartbeat(heartbeat),
+            manager.server().clone(),
+            behind,
+            inject,
         )?;
+        let addr = front.local_addr();
         if !addr.ip().is_loopback() {
+            let what = match behind_kind {
+                "files" => "other machines on your network can read these files",
+                "backend" => "other machines on your network can reach your app through it",
+                _ => "other machines on your network can connect",
+            };
             log::warn!(
-                "[HotReload] listening on {addr}: other machines on your network can read these files; use --host 127.0.0.1 to keep them private"
+                "[HotReload] listening on {addr}: {what}; use --host 127.0.0.1 to keep it private"
             );
         }
         Ok(DevServer {
-            http,
-            workers,
+            front,
             manager,
             addr,
             root,
@@ -154,7 +150,7 @@ impl DevServer {
         url_of(self.addr)
     }
 
-    /// The folder served (canonical).
+    /// The folder served (canonical), or where watching starts.
     pub fn root(&self) -> &std::path::Path {
         &self.root
     }
@@ -164,19 +160,13 @@ impl DevServer {
         &self.manager
     }
 
-    /// Stops answering requests, closes every WebSocket with 1001 and joins
-    /// every thread this server started, in about a second at most. A
-    /// request thread still writing to a peer that takes nothing is left to
-    /// its write timeout.
+    /// Closes every WebSocket with 1001, stops the commands, shuts every
+    /// connection down and joins every thread this server started, in about
+    /// a second (longer only while a command takes its `stop_timeout_ms`).
     pub fn close(&mut self) -> Result<(), Error> {
-        self.http.close();
-        let busy = self.workers.close(REQUESTS_WAIT);
-        if busy > 0 {
-            log::debug!(
-                "[HotReload] {busy} request thread(s) still writing to a peer that reads nothing; left to their write timeout"
-            );
-        }
-        self.manager.close()
+        let result = self.manager.close();
+        self.front.close();
+        result
     }
 }
 

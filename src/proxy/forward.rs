@@ -1,6 +1,5 @@
-//! One browser connection in proxy mode: its requests one after another,
-//! each answered by a hot-reload route or by the backend, until it closes;
-//! or a WebSocket tunneled to the backend.
+//! Proxy mode's part of a browser connection: a request asked of the
+//! backend and its answer sent on, or a WebSocket tunneled to it.
 
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
@@ -8,212 +7,18 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use super::Shared;
-use super::pages;
-use super::rewrite;
-use super::wire::{self, Body, Framed, Framing, HeadError, Header, RequestHead, ResponseHead};
+use super::{Proxied, pages, rewrite};
+use crate::front::browser::{Browser, Next, Reader, Stream, WRITE_BUFFER, keeps_alive};
+use crate::front::wire::{
+    self, Body, Framed, Framing, HeadError, Header, RequestHead, ResponseHead,
+};
 use crate::serve::files::inject_script;
-use crate::server::{Answer, Asked};
-
-/// A socket read and written through `&TcpStream`, shared with the table
-/// of connections that `close()` shuts down.
-#[derive(Clone)]
-pub(crate) struct Stream(pub Arc<TcpStream>);
-
-impl Read for Stream {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self.0).read(buf)
-    }
-}
-
-impl Write for Stream {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&*self.0).write(buf)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        (&*self.0).flush()
-    }
-}
-
-type Reader = BufReader<Stream>;
-type Writer = BufWriter<Stream>;
-
-/// A chunk of body plus its framing fits the write buffer whole, so each
-/// piece leaves in one write.
-const WRITE_BUFFER: usize = 64 * 1024 + 64;
-
-/// What the connection does after an exchange.
-enum Next {
-    /// Read the next request.
-    Again,
-    /// Close it.
-    Close,
-    /// The socket went elsewhere (the hub, a finished tunnel).
-    Gone,
-}
-
-/// A request as the hot-reload routes see it.
-impl Asked for RequestHead {
-    fn method(&self) -> &str {
-        &self.method
-    }
-    fn url(&self) -> &str {
-        &self.target
-    }
-    fn header(&self, name: &str) -> Option<String> {
-        wire::get(&self.headers, name).map(str::to_string)
-    }
-    fn head_size(&self) -> (usize, usize) {
-        (self.headers.len(), self.size)
-    }
-}
-
-/// One browser connection: its socket's two sides, the backend connection
-/// it keeps between requests, and what every connection shares.
-struct Browser<'s> {
-    id: u64,
-    peer: SocketAddr,
-    shared: &'s Shared,
-    reader: Reader,
-    writer: Writer,
-    upstream: Option<Upstream>,
-}
-
-/// Serves the browser connection `socket` until it ends.
-pub(super) fn serve(id: u64, socket: Arc<TcpStream>, peer: SocketAddr, shared: &Shared) {
-    let mut browser = Browser {
-        id,
-        peer,
-        shared,
-        reader: BufReader::with_capacity(16 * 1024, Stream(Arc::clone(&socket))),
-        writer: BufWriter::with_capacity(WRITE_BUFFER, Stream(Arc::clone(&socket))),
-        upstream: None,
-    };
-    loop {
-        let head = match wire::read_request(&mut browser.reader) {
-            Ok(Some(head)) => head,
-            // Closed between requests, or idle past the read timeout.
-            Ok(None) | Err(HeadError::Io(_)) => break,
-            Err(HeadError::TooLarge) => {
-                let answer = Answer::text(
-                    431,
-                    "request header fields too large: at most 100 headers and 64 KiB are read",
-                );
-                let _ = browser.reply("GET", answer, false);
-                break;
-            }
-            Err(HeadError::Malformed(why)) => {
-                let answer = Answer::text(400, format!("bad request: {why}"));
-                let _ = browser.reply("GET", answer, false);
-                break;
-            }
-        };
-        match browser.exchange(&head) {
-            Next::Again => continue,
-            Next::Close => break,
-            Next::Gone => return,
-        }
-    }
-    let _ = browser.writer.flush();
-    let _ = socket.shutdown(Shutdown::Both);
-}
+use crate::server::Answer;
 
 impl Browser<'_> {
-    /// Answers one request: a refusal, a hot-reload route, a tunnel, or
-    /// the backend's answer.
-    fn exchange(&mut self, head: &RequestHead) -> Next {
-        let keep = keeps_alive(head);
-        if let Some(refused) = self.shared.server.screen(head) {
-            let _ = self.reply(&head.method, refused, false);
-            return Next::Close;
-        }
-        match self.shared.server.route(head) {
-            Some(Answer::Upgrade { accept }) => {
-                let switched = format!(
-                    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-                );
-                if self.send_now(switched.as_bytes()).is_err() {
-                    return Next::Close;
-                }
-                // The hub's client thread only writes; its socket's limits
-                // (the write timeout, TCP_USER_TIMEOUT) find a dead peer.
-                let socket = Arc::clone(&self.writer.get_ref().0);
-                self.shared.release(self.id);
-                self.shared.server.take_socket(Box::new(Stream(socket)));
-                Next::Gone
-            }
-            Some(answer) => {
-                if !skip_body(&mut self.reader, head) {
-                    return Next::Close;
-                }
-                match self.reply(&head.method, answer, keep) {
-                    Ok(()) if keep => Next::Again,
-                    _ => Next::Close,
-                }
-            }
-            None if rewrite::is_upgrade(head) => self.tunnel(head),
-            None => self.forward(head),
-        }
-    }
-
-    /// Writes `bytes` and sends them at once.
-    fn send_now(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.writer.write_all(bytes)?;
-        self.writer.flush()
-    }
-
-    /// Writes an answer of the hot-reload routes, or of the proxy itself.
-    fn reply(&mut self, method: &str, answer: Answer, keep: bool) -> io::Result<()> {
-        let Answer::Reply {
-            status,
-            headers,
-            body,
-        } = answer
-        else {
-            return Ok(());
-        };
-        let mut out: Vec<Header> = headers
-            .iter()
-            .map(|(name, value)| Header::new(name, value.as_str()))
-            .collect();
-        out.push(Header::new("Content-Length", body.len().to_string()));
-        if !keep {
-            out.push(Header::new("Connection", "close"));
-        }
-        let start = format!("HTTP/1.1 {status} {}", reason(status));
-        wire::write_head(&mut self.writer, &start, &out)?;
-        if !method.eq_ignore_ascii_case("HEAD") {
-            self.writer.write_all(&body)?;
-        }
-        self.writer.flush()
-    }
-
-    /// Sends a page of the proxy's own, with the client script when pages
-    /// get it.
-    fn page(&mut self, method: &str, page: pages::Page, keep: bool) -> Next {
-        let html = if self.shared.inject {
-            inject_script(page.html.as_bytes()).into_owned()
-        } else {
-            page.html.into_bytes()
-        };
-        let answer = Answer::Reply {
-            status: page.status,
-            headers: vec![
-                ("Content-Type", "text/html; charset=utf-8".into()),
-                ("Cache-Control", "no-cache".into()),
-                (pages::MARK, "1".into()),
-            ],
-            body: html,
-        };
-        match self.reply(method, answer, keep) {
-            Ok(()) if keep => Next::Again,
-            _ => Next::Close,
-        }
-    }
-
     /// The page for a backend that gave no usable answer to `head`.
-    fn failed(&mut self, head: &RequestHead, failed: Failed, keep: bool) -> Next {
-        let origin = self.shared.backend.origin();
+    fn failed(&mut self, head: &RequestHead, p: &Proxied, failed: Failed, keep: bool) -> Next {
+        let origin = p.backend.origin();
         let page = match failed {
             Failed::Browser => return Next::Close,
             Failed::Backend(what) => {
@@ -230,7 +35,7 @@ impl Browser<'_> {
                 pages::bad_gateway(&origin, &what, fix)
             }
             Failed::Slow => {
-                let ms = self.shared.timeout.as_millis() as u64;
+                let ms = p.timeout.as_millis() as u64;
                 log::warn!(
                     "[HotReload] {} {}: the backend sent nothing within {ms} ms",
                     head.method,
@@ -244,7 +49,7 @@ impl Browser<'_> {
 
     /// Asks the backend, on the kept connection or a new one, and sends its
     /// answer on.
-    fn forward(&mut self, head: &RequestHead) -> Next {
+    pub(crate) fn forward(&mut self, head: &RequestHead, p: &Proxied) -> Next {
         let keep = keeps_alive(head);
         if let Some(why) = wire::bad_length(&head.headers) {
             let _ = self.reply(
@@ -260,7 +65,7 @@ impl Browser<'_> {
         if expects_continue && self.send_now(b"HTTP/1.1 100 Continue\r\n\r\n").is_err() {
             return Next::Close;
         }
-        let (start, headers) = backend_head(head, self.shared, self.peer);
+        let (start, headers) = backend_head(head, p, self.peer);
         let mut tries = 0;
         let (mut up, response) = loop {
             tries += 1;
@@ -268,13 +73,13 @@ impl Browser<'_> {
             // once; a request without a body can then go on a new one.
             let retry_allowed = self.upstream.is_some() && framing == Framing::Empty && tries == 1;
             let kept = self.upstream.take();
-            match self.send(kept, &start, &headers, framing) {
+            match self.send(p, kept, &start, &headers, framing) {
                 Ok(answered) => break answered,
                 Err(Failed::Backend(_)) if retry_allowed => continue,
-                Err(failed) => return self.failed(head, failed, keep),
+                Err(failed) => return self.failed(head, p, failed, keep),
             }
         };
-        let (next, reusable) = self.answer(head, &mut up, &response, keep);
+        let (next, reusable) = self.answer(head, p, &mut up, &response, keep);
         if reusable {
             self.upstream = Some(up);
         }
@@ -285,6 +90,7 @@ impl Browser<'_> {
     /// the answer's head.
     fn send(
         &mut self,
+        p: &Proxied,
         kept: Option<Upstream>,
         start: &str,
         headers: &[Header],
@@ -293,7 +99,7 @@ impl Browser<'_> {
         let backend_error = |e: io::Error| Failed::Backend(describe(&e));
         let mut up = match kept {
             Some(up) => up,
-            None => Upstream::connect(self.id, self.shared).map_err(backend_error)?,
+            None => Upstream::connect(self, p).map_err(backend_error)?,
         };
         wire::write_head(&mut up.writer, start, headers).map_err(backend_error)?;
         if framing != Framing::Empty {
@@ -311,7 +117,7 @@ impl Browser<'_> {
         } else {
             up.writer.flush().map_err(backend_error)?;
         }
-        up.waits(Some(self.shared.timeout));
+        up.waits(Some(p.timeout));
         match wire::read_response(&mut up.reader) {
             Ok(response) => Ok((up, response)),
             Err(HeadError::Io(e))
@@ -341,6 +147,7 @@ impl Browser<'_> {
     fn answer(
         &mut self,
         head: &RequestHead,
+        p: &Proxied,
         up: &mut Upstream,
         response: &ResponseHead,
         keep: bool,
@@ -348,21 +155,17 @@ impl Browser<'_> {
         let shared = self.shared;
         if let Some(why) = wire::bad_length(&response.headers) {
             let failed = Failed::Backend(format!("its answer has {why}"));
-            return (self.failed(head, failed, keep), false);
+            return (self.failed(head, p, failed, keep), false);
         }
         let framing = wire::response_framing(&head.method, response);
         let asked_host = wire::get(&head.headers, "Host")
             .map(str::to_string)
-            .unwrap_or_else(|| shared.backend.authority.clone());
-        let mut headers = rewrite::to_browser(response, &shared.backend, &asked_host);
+            .unwrap_or_else(|| p.backend.authority.clone());
+        let mut headers = rewrite::to_browser(response, &p.backend, &asked_host);
         let event_stream = wire::get(&response.headers, "Content-Type")
             .is_some_and(|t| t.to_ascii_lowercase().starts_with("text/event-stream"));
         // An event stream may be quiet for minutes between events.
-        up.waits(if event_stream {
-            None
-        } else {
-            Some(shared.timeout)
-        });
+        up.waits(if event_stream { None } else { Some(p.timeout) });
         let backend_keeps =
             response.minor >= 1 && !wire::lists(&response.headers, "Connection", "close");
         let start = format!("HTTP/1.1 {} {}", response.status, response.reason);
@@ -452,25 +255,25 @@ impl Browser<'_> {
     /// A WebSocket (or other) upgrade: asked of the backend on a connection
     /// of its own; on `101` both sockets are joined, byte for byte, both
     /// ways, until either side closes.
-    fn tunnel(&mut self, head: &RequestHead) -> Next {
+    pub(crate) fn tunnel(&mut self, head: &RequestHead, p: &Proxied) -> Next {
         let keep = keeps_alive(head);
-        let (start, mut headers) = backend_head(head, self.shared, self.peer);
+        let (start, mut headers) = backend_head(head, p, self.peer);
         headers.push(Header::new("Connection", "Upgrade"));
         if let Some(upgrade) = wire::get(&head.headers, "Upgrade") {
             headers.push(Header::new("Upgrade", upgrade));
         }
-        let (mut up, response) = match self.send(None, &start, &headers, Framing::Empty) {
+        let (mut up, response) = match self.send(p, None, &start, &headers, Framing::Empty) {
             Ok(answered) => answered,
-            Err(failed) => return self.failed(head, failed, keep),
+            Err(failed) => return self.failed(head, p, failed, keep),
         };
         if response.status != 101 {
             // Refused: its answer goes to the browser like any other.
-            return self.answer(head, &mut up, &response, false).0;
+            return self.answer(head, p, &mut up, &response, false).0;
         }
         let asked_host = wire::get(&head.headers, "Host")
             .unwrap_or_default()
             .to_string();
-        let mut switched = rewrite::to_browser(&response, &self.shared.backend, &asked_host);
+        let mut switched = rewrite::to_browser(&response, &p.backend, &asked_host);
         switched.push(Header::new("Connection", "Upgrade"));
         if let Some(upgrade) = wire::get(&response.headers, "Upgrade") {
             switched.push(Header::new("Upgrade", upgrade));
@@ -494,7 +297,7 @@ impl Browser<'_> {
         let upward = {
             let backend = Arc::clone(&backend);
             thread::Builder::new()
-                .name(format!("hotreload-proxy-{}-up", self.id))
+                .name(format!("hotreload-conn-{}-up", self.id))
                 .spawn(move || copy_then_close(from_browser, &backend))
         };
         let Ok(upward) = upward else {
@@ -506,35 +309,8 @@ impl Browser<'_> {
     }
 }
 
-/// Does the browser keep the connection after this request?
-fn keeps_alive(head: &RequestHead) -> bool {
-    head.minor >= 1 && !wire::lists(&head.headers, "Connection", "close")
-}
-
-/// Reads and drops a request's body, so the next request can be read.
-fn skip_body(reader: &mut Reader, head: &RequestHead) -> bool {
-    let mut body = Body::new(reader, wire::request_framing(&head.headers));
-    io::copy(&mut body, &mut io::sink()).is_ok()
-}
-
-fn reason(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        426 => "Upgrade Required",
-        431 => "Request Header Fields Too Large",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "",
-    }
-}
-
 /// A connection to the backend.
-struct Upstream {
+pub(crate) struct Upstream {
     socket: Arc<TcpStream>,
     reader: BufReader<Stream>,
     writer: BufWriter<Stream>,
@@ -543,16 +319,17 @@ struct Upstream {
 }
 
 impl Upstream {
-    fn connect(id: u64, shared: &Shared) -> io::Result<Upstream> {
+    /// Connects to the backend, for `browser`'s connection.
+    fn connect(browser: &Browser<'_>, p: &Proxied) -> io::Result<Upstream> {
         let mut last = io::Error::new(io::ErrorKind::NotFound, "the host name resolves to nothing");
         // `localhost` may be ::1 and 127.0.0.1, with the app on one of them.
-        for addr in shared.backend.authority.to_socket_addrs()? {
-            match TcpStream::connect_timeout(&addr, shared.timeout) {
+        for addr in p.backend.authority.to_socket_addrs()? {
+            match TcpStream::connect_timeout(&addr, p.timeout) {
                 Ok(stream) => {
                     stream.set_nodelay(true)?;
-                    stream.set_write_timeout(Some(shared.timeout))?;
+                    stream.set_write_timeout(Some(p.timeout))?;
                     let socket = Arc::new(stream);
-                    shared.hold(id, &socket);
+                    browser.shared.hold(browser.id, &socket);
                     return Ok(Upstream {
                         reader: BufReader::with_capacity(64 * 1024, Stream(Arc::clone(&socket))),
                         writer: BufWriter::with_capacity(WRITE_BUFFER, Stream(Arc::clone(&socket))),
@@ -575,14 +352,14 @@ impl Upstream {
 }
 
 /// The request line and headers the backend gets.
-fn backend_head(head: &RequestHead, shared: &Shared, peer: SocketAddr) -> (String, Vec<Header>) {
+fn backend_head(head: &RequestHead, p: &Proxied, peer: SocketAddr) -> (String, Vec<Header>) {
     // A client that speaks to us as a proxy sends an absolute URL.
     let target = match head.target.strip_prefix("http://") {
         Some(rest) => rest.find('/').map_or("/", |i| &rest[i..]),
         None => head.target.as_str(),
     };
-    let start = format!("{} {}{target} HTTP/1.1", head.method, shared.backend.base);
-    let mut headers = rewrite::to_backend(head, &shared.backend, peer);
+    let start = format!("{} {}{target} HTTP/1.1", head.method, p.backend.base);
+    let mut headers = rewrite::to_backend(head, &p.backend, peer);
     match wire::request_framing(&head.headers) {
         Framing::Length(n) => headers.push(Header::new("Content-Length", n.to_string())),
         Framing::Chunked => headers.push(Header::new("Transfer-Encoding", "chunked")),
@@ -641,33 +418,4 @@ fn collect(body: &mut Body<'_, Reader>, framing: Framing) -> io::Result<Page> {
 fn copy_then_close(mut from: impl Read, to: &TcpStream) {
     let _ = io::copy(&mut from, &mut &*to);
     let _ = to.shutdown(Shutdown::Write);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reasons_for_our_own_answers() {
-        for status in [200, 400, 403, 404, 405, 426, 431, 502, 503, 504] {
-            assert!(!reason(status).is_empty(), "{status}");
-        }
-    }
-
-    #[test]
-    fn keep_alive_follows_the_version_and_connection_header() {
-        let head = |minor, connection: Option<&str>| RequestHead {
-            method: "GET".into(),
-            target: "/".into(),
-            minor,
-            headers: connection
-                .map(|c| vec![Header::new("Connection", c)])
-                .unwrap_or_default(),
-            size: 0,
-        };
-        assert!(keeps_alive(&head(1, None)));
-        assert!(!keeps_alive(&head(1, Some("close"))));
-        assert!(!keeps_alive(&head(0, None)));
-        assert!(keeps_alive(&head(1, Some("keep-alive"))));
-    }
 }
