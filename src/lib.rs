@@ -100,9 +100,12 @@
 //! 5. [`server`]: the routes, on whatever thread answers the request.
 //! 6. [`Manager`]: wires them and owns shutdown: `close()` joins every thread.
 //!
-//! [`http`] is the connection layer under the routes, [`serve`] the
-//! binary's static files, and [`proxy`] its proxy mode, which owns its
-//! sockets and asks the same routes.
+//! [`http`] is the connection layer under the routes for apps that embed
+//! tiny_http. The binary has its own front instead (`front`: an accept
+//! loop and a thread per connection, each socket bounded), which asks the
+//! same routes; behind it, [`serve`] gives the files of a folder and
+//! [`proxy`] a backend's answers. `commands` sits between the watcher and
+//! the hub when a build, an app or tests are configured.
 //!
 //! # Known problems
 //!

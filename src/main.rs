@@ -41,6 +41,9 @@ Examples:
                                            ...and open http://127.0.0.1:8080/
   hotreload watch static --port 8081       then paste the printed <script> tag
                                            into your app's layout
+  hotreload proxy http://localhost:8090 --run 'go run .' --restart-on '*.go'
+                                           start the app, restart it on
+                                           Go edits, reload once it answers
 
 Options of serve, proxy and watch:
   --config FILE     read the hot_reload section of FILE (default: ./config.yaml
@@ -64,7 +67,7 @@ Options of serve, proxy and watch:
   --ready-url URL   where the app answers once it is up (default: the proxy's
                     backend)
   --test CMD        run CMD after each change that went out; its result shows
-                    in the page
+                    in the page (commands run in this folder, through sh -c)
   --no-inject       do not add the reload script to HTML pages (serve, proxy)
   -q, --quiet       print warnings and errors only
   -v, --verbose     print every client and event decision
@@ -405,6 +408,7 @@ fn run(args: lexopt::Parser, mut mode: Mode) -> Result<ExitCode, Failure> {
     for log_file in own_log_files(&config.watch_dirs) {
         config.ignore.push(log_file);
     }
+    let backend_url = config.proxy.clone().unwrap_or_default();
     let mut server = DevServer::start(Options {
         root,
         host,
@@ -416,10 +420,7 @@ fn run(args: lexopt::Parser, mut mode: Mode) -> Result<ExitCode, Failure> {
     let url = server.url();
     match mode {
         Mode::Serve => println!("hotreload: serving {} at {url}", server.root().display()),
-        Mode::Proxy => println!(
-            "hotreload: proxying at {url} to {}",
-            f.positional.as_deref().unwrap_or("the backend")
-        ),
+        Mode::Proxy => println!("hotreload: proxying at {url} to {backend_url}"),
         Mode::Watch => println!(
             "hotreload: watching at {url}\n  add this to your pages: {}",
             script_tag(&url)
@@ -726,7 +727,7 @@ fn describe_status(url: &str, body: &str) -> String {
     };
     let mut out = format!(
         "hotreload {} at {url}\n  enabled:   {}\n  clients:   {} connected\n  watching:  {}\n  patterns:  {}\n  debounce:  {} ms\n  changes:   {} (last: {last})\n  uptime:    {} s\n",
-        field("version").trim_matches('"'),
+        unquote(&field("version")),
         field("enabled"),
         field("connected_clients"),
         field("watch_dirs"),
@@ -749,8 +750,8 @@ fn describe_status(url: &str, body: &str) -> String {
         out.push_str(&format!(
             "  {:<11}{} ({}{code}, at {})\n",
             format!("{kind}:"),
-            text("state").trim_matches('"'),
-            text("command").trim_matches('"'),
+            unquote(&text("state")),
+            unquote(&text("command")),
             text("at"),
         ));
     }
@@ -783,6 +784,35 @@ fn json_field(json: &str, key: &str) -> Option<String> {
         }
     }
     Some(json[start..].to_string())
+}
+
+/// A JSON string's text (`"a \"b\""` gives `a "b"`); anything else as it is.
+fn unquote(json: &str) -> String {
+    let Some(inner) = json.strip_prefix('"').and_then(|j| j.strip_suffix('"')) else {
+        return json.to_string();
+    };
+    let mut out = String::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('u') => {
+                let hex: String = chars.by_ref().take(4).collect();
+                // Surrogate halves (emoji) show as the replacement character.
+                let c = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32);
+                out.push(c.unwrap_or(char::REPLACEMENT_CHARACTER));
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out
 }
 
 /// Prints log lines to stderr: ours from `level` up, other crates' warnings.

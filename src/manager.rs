@@ -174,7 +174,9 @@ impl Drop for Manager {
 }
 
 /// Open files each WebSocket client costs the process: tiny_http keeps a
-/// reading and a writing handle of every connection.
+/// reading and a writing handle of every connection. The binary's own
+/// front needs one, but shares this count: the spare half of its budget
+/// is what its proxied connections to the backend take.
 const FILES_PER_CLIENT: u64 = 2;
 
 /// Open files kept for everything else: the listener, the watcher, files

@@ -137,6 +137,16 @@ fn a_failed_build_holds_the_batch_back_shows_its_output_and_a_success_sends_it()
     );
     let status: Value = serde_json::from_str(&status.2).expect("JSON");
     assert_eq!(status["commands"]["build"]["state"], "ok", "{status}");
+    // And for people: the command as they wrote it, quotes and all.
+    let shown = bin()
+        .args(["status", "--url", &format!("http://{}/", server.addr)])
+        .output()
+        .expect("hotreload status runs");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.contains(&format!("build:     ok ({build}, exit code 0, at ")),
+        "{shown}"
+    );
 }
 
 #[test]

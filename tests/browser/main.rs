@@ -6,6 +6,7 @@ mod app;
 mod cdp;
 #[path = "../common/mod.rs"]
 mod common;
+mod loom;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -853,8 +854,23 @@ fn a_failed_build_covers_the_page_with_its_output_until_the_fix_reloads_it() {
         return;
     };
     let mut browser = site.open("/");
+    // Every notice shown, however briefly: the build's own is short.
+    browser.eval(
+        "window.__notices = [];
+         new MutationObserver(() => {
+           const host = document.getElementById('hotreload-notification');
+           if (host) window.__notices.push(host.shadowRoot.textContent);
+         }).observe(document.body, {childList: true});
+         true",
+    );
     site.write("css/a.css", "#title { color: rgb(0, 128, 0); }\n");
     browser.wait_for(&format!("{OVERLAY} !== null"), WAIT, "the overlay");
+    assert_eq!(
+        browser.eval("window.__notices.some(n => n.startsWith('Building: test -e ok'))"),
+        true,
+        "no notice while it built: {}",
+        browser.eval("window.__notices")
+    );
     let shown = browser.eval(OVERLAY);
     assert!(
         shown["title"]
