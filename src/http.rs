@@ -42,6 +42,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tiny_http::Request;
 
 use crate::Error;
+use crate::stoppable::Stoppable;
 
 /// How long an HTTP connection may stay silent before it is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -167,8 +168,7 @@ fn first_that_binds(
 pub struct Http {
     addr: SocketAddr,
     requests: Receiver<Request>,
-    stop: Option<Sender<()>>,
-    keeper: Option<JoinHandle<()>>,
+    keeper: Stoppable,
 }
 
 impl Http {
@@ -207,19 +207,13 @@ impl Http {
             woken: Instant::now(),
         };
         keeper.start_generation()?;
-        let (stop, stopped) = bounded::<()>(0);
-        let thread = thread::Builder::new()
-            .name("hotreload-http".into())
-            .spawn(move || keeper.run(&stopped, &activity))
-            .map_err(|e| Error::Thread {
-                name: "hotreload-http".into(),
-                problem: format!("cannot start: {e}"),
-            })?;
+        let keeper = Stoppable::spawn("hotreload-http", move |stopped| {
+            keeper.run(&stopped, &activity)
+        })?;
         Ok(Http {
             addr,
             requests,
-            stop: Some(stop),
-            keeper: Some(thread),
+            keeper,
         })
     }
 
@@ -238,18 +232,9 @@ impl Http {
 
     /// Stops accepting and joins the keeper and accept threads.
     pub fn close(&mut self) {
-        self.stop.take();
-        if let Some(keeper) = self.keeper.take()
-            && keeper.join().is_err()
-        {
-            log::error!("[HotReload] the hotreload-http thread panicked");
+        if let Err(e) = self.keeper.close() {
+            log::error!("[HotReload] {e}");
         }
-    }
-}
-
-impl Drop for Http {
-    fn drop(&mut self) {
-        self.close();
     }
 }
 

@@ -144,6 +144,7 @@ pub mod protocol;
 pub mod proxy;
 pub mod serve;
 pub mod server;
+mod stoppable;
 mod watcher;
 
 pub use config::{Config, WatchDir};

@@ -17,7 +17,6 @@ mod process;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, never, select};
@@ -27,6 +26,7 @@ use crate::config::Config;
 use crate::hub::Hub;
 use crate::protocol::{self, Change, CommandReport, CommandState, Kind};
 use crate::proxy::Backend;
+use crate::stoppable::Stoppable;
 use crate::watcher::patterns::Globs;
 use process::{Job, Waited};
 
@@ -83,8 +83,7 @@ impl Commands {
 /// The pipeline thread; `close()` (or drop) stops it, and the app and
 /// tests with it (SIGTERM, then SIGKILL after `stop_timeout_ms`).
 pub(crate) struct Pipeline {
-    stop: Option<Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    thread: Stoppable,
 }
 
 impl Pipeline {
@@ -95,49 +94,26 @@ impl Pipeline {
         batches: Receiver<Vec<Change>>,
         hub: Arc<Hub>,
     ) -> Result<Pipeline, Error> {
-        let (stop, stopped) = bounded::<()>(0);
-        let thread = thread::Builder::new()
-            .name("hotreload-pipeline".into())
-            .spawn(move || {
-                let tests = commands
-                    .test
-                    .clone()
-                    .and_then(|command| Tests::start(command, Arc::clone(&hub)));
-                let mut line = Line {
-                    commands,
-                    hub,
-                    app: None,
-                    broken: None,
-                    tests,
-                };
-                line.run(&batches, &stopped);
-            })
-            .map_err(|e| Error::Thread {
-                name: "hotreload-pipeline".into(),
-                problem: format!("cannot start: {e}"),
-            })?;
-        Ok(Pipeline {
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        let thread = Stoppable::spawn("hotreload-pipeline", move |stopped| {
+            let tests = commands
+                .test
+                .clone()
+                .and_then(|command| Tests::start(command, Arc::clone(&hub)));
+            let mut line = Line {
+                commands,
+                hub,
+                app: None,
+                broken: None,
+                tests,
+            };
+            line.run(&batches, &stopped);
+        })?;
+        Ok(Pipeline { thread })
     }
 
     /// Stops the app and the tests, and joins the thread.
     pub(crate) fn close(&mut self) -> Result<(), Error> {
-        self.stop.take();
-        match self.thread.take() {
-            Some(thread) => thread.join().map_err(|_| Error::Thread {
-                name: "hotreload-pipeline".into(),
-                problem: "panicked; see the message above".into(),
-            }),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Pipeline {
-    fn drop(&mut self) {
-        let _ = self.close();
+        self.thread.close()
     }
 }
 
@@ -285,13 +261,7 @@ impl Line {
             Ok(job) => job,
             Err(e) => {
                 let output = format!("hotreload could not start `sh -c`: {e}");
-                return Outcome::Failed(report(
-                    Kind::Build,
-                    command,
-                    CommandState::Failed,
-                    None,
-                    output,
-                ));
+                return failed(Kind::Build, command, None, output);
             }
         };
         let deadline = Instant::now() + self.commands.build_timeout;
@@ -313,13 +283,7 @@ impl Line {
             Waited::Exited(code) => {
                 log::warn!("[HotReload] build failed ({})", exit_text(code));
                 let output = job.output();
-                Outcome::Failed(report(
-                    Kind::Build,
-                    command,
-                    CommandState::Failed,
-                    code,
-                    output,
-                ))
+                failed(Kind::Build, command, code, output)
             }
             Waited::TimedOut => {
                 job.stop(self.commands.stop_timeout);
@@ -332,19 +296,20 @@ impl Line {
                     "[HotReload] build still running after {} ms: stopped it (raise build_timeout_ms if it needs longer)",
                     self.commands.build_timeout.as_millis()
                 );
-                Outcome::Failed(report(
-                    Kind::Build,
-                    command,
-                    CommandState::Failed,
-                    None,
-                    output,
-                ))
+                failed(Kind::Build, command, None, output)
             }
             Waited::Stopping => {
                 job.stop(self.commands.stop_timeout);
                 Outcome::Stopping
             }
         }
+    }
+
+    /// Records that the app is up (for the status).
+    fn app_up(&self, command: &str) -> Outcome {
+        let up = report(Kind::Run, command, CommandState::Ok, None, String::new());
+        self.hub.record(up);
+        Outcome::Done
     }
 
     /// Stops the app (if it runs), starts it, and waits until it answers.
@@ -360,24 +325,11 @@ impl Line {
             Ok(job) => self.app.insert(job),
             Err(e) => {
                 let output = format!("hotreload could not start `sh -c`: {e}");
-                return Outcome::Failed(report(
-                    Kind::Run,
-                    &command,
-                    CommandState::Failed,
-                    None,
-                    output,
-                ));
+                return failed(Kind::Run, &command, None, output);
             }
         };
         let Some(ready) = &self.commands.ready else {
-            self.hub.record(report(
-                Kind::Run,
-                &command,
-                CommandState::Ok,
-                None,
-                String::new(),
-            ));
-            return Outcome::Done;
+            return self.app_up(&command);
         };
         let started = Instant::now();
         let deadline = started + self.commands.start_timeout;
@@ -387,14 +339,7 @@ impl Line {
                     "[HotReload] your app answers, {} ms after it started",
                     started.elapsed().as_millis()
                 );
-                self.hub.record(report(
-                    Kind::Run,
-                    &command,
-                    CommandState::Ok,
-                    None,
-                    String::new(),
-                ));
-                return Outcome::Done;
+                return self.app_up(&command);
             }
             let next = (Instant::now() + Duration::from_millis(20)).min(deadline);
             match app.wait(Some(next), stop) {
@@ -407,13 +352,7 @@ impl Line {
                         ready.authority,
                         ready.path
                     ));
-                    return Outcome::Failed(report(
-                        Kind::Run,
-                        &command,
-                        CommandState::Failed,
-                        None,
-                        output,
-                    ));
+                    return failed(Kind::Run, &command, None, output);
                 }
                 Waited::Exited(code) => {
                     log::warn!(
@@ -484,6 +423,17 @@ fn merge(changes: &mut Vec<Change>, more: Vec<Change>) {
     }
 }
 
+/// A step that failed, with what the pages are to show.
+fn failed(kind: Kind, command: &str, exit_code: Option<i32>, output: String) -> Outcome {
+    Outcome::Failed(report(
+        kind,
+        command,
+        CommandState::Failed,
+        exit_code,
+        output,
+    ))
+}
+
 fn report(
     kind: Kind,
     command: &str,
@@ -535,70 +485,62 @@ fn answers(ready: &Ready) -> bool {
 /// out, one more when batches came while it ran.
 struct Tests {
     trigger: Sender<()>,
-    stop: Option<Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    thread: Stoppable,
 }
 
 impl Tests {
     fn start(command: String, hub: Arc<Hub>) -> Option<Tests> {
         // One place: a batch while tests run asks for one more run, however many come.
         let (trigger, triggered) = bounded::<()>(1);
-        let (stop, stopped) = bounded::<()>(0);
-        let thread = thread::Builder::new()
-            .name("hotreload-tests".into())
-            .spawn(move || {
-                while select! {
-                    recv(triggered) -> t => t.is_ok(),
-                    recv(stopped) -> _ => false,
-                } {
-                    let running = report(
-                        Kind::Test,
-                        &command,
-                        CommandState::Running,
-                        None,
-                        String::new(),
-                    );
-                    hub.record(running);
-                    let mut job = match Job::start(Kind::Test, &command) {
-                        Ok(job) => job,
-                        Err(e) => {
-                            log::error!("[HotReload] cannot start the tests: {e}");
-                            continue;
-                        }
-                    };
-                    let code = match job.wait(None, &stopped) {
-                        Waited::Exited(code) => code,
-                        _ => {
-                            job.stop(Duration::from_secs(1));
-                            return;
-                        }
-                    };
-                    let state = if code == Some(0) {
-                        CommandState::Ok
-                    } else {
-                        CommandState::Failed
-                    };
-                    log::info!(
-                        "[HotReload] tests {} ({})",
-                        if code == Some(0) { "passed" } else { "failed" },
-                        exit_text(code)
-                    );
-                    let done = report(Kind::Test, &command, state, code, job.output());
-                    // A page that reloads for the batch gets the result anyway.
-                    let pinned = (state == CommandState::Failed).then(|| done.message());
-                    hub.pin(Kind::Test, pinned);
-                    hub.tell(done.message());
-                    hub.record(done);
-                }
-            });
+        let thread = Stoppable::spawn("hotreload-tests", move |stopped| {
+            while select! {
+                recv(triggered) -> t => t.is_ok(),
+                recv(stopped) -> _ => false,
+            } {
+                let running = report(
+                    Kind::Test,
+                    &command,
+                    CommandState::Running,
+                    None,
+                    String::new(),
+                );
+                hub.record(running);
+                let mut job = match Job::start(Kind::Test, &command) {
+                    Ok(job) => job,
+                    Err(e) => {
+                        log::error!("[HotReload] cannot start the tests: {e}");
+                        continue;
+                    }
+                };
+                let code = match job.wait(None, &stopped) {
+                    Waited::Exited(code) => code,
+                    _ => {
+                        job.stop(Duration::from_secs(1));
+                        return;
+                    }
+                };
+                let state = if code == Some(0) {
+                    CommandState::Ok
+                } else {
+                    CommandState::Failed
+                };
+                log::info!(
+                    "[HotReload] tests {} ({})",
+                    if code == Some(0) { "passed" } else { "failed" },
+                    exit_text(code)
+                );
+                let done = report(Kind::Test, &command, state, code, job.output());
+                // A page that reloads for the batch gets the result anyway.
+                let pinned = (state == CommandState::Failed).then(|| done.message());
+                hub.pin(Kind::Test, pinned);
+                hub.tell(done.message());
+                hub.record(done);
+            }
+        });
         match thread {
-            Ok(thread) => Some(Tests {
-                trigger,
-                stop: Some(stop),
-                thread: Some(thread),
-            }),
+            Ok(thread) => Some(Tests { trigger, thread }),
             Err(e) => {
-                log::error!("[HotReload] cannot start a thread for the tests: {e}");
+                log::error!("[HotReload] {e}");
                 None
             }
         }
@@ -612,9 +554,6 @@ impl Tests {
     }
 
     fn close(&mut self, _grace: Duration) {
-        self.stop.take();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        let _ = self.thread.close();
     }
 }

@@ -17,7 +17,6 @@ pub mod patterns;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::thread::{self, JoinHandle};
 use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender, at, never, select, unbounded};
@@ -27,6 +26,7 @@ use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
 use crate::Error;
 use crate::config::{Config, WatchDir};
 use crate::protocol::Change;
+use crate::stoppable::Stoppable;
 use debounce::{Debouncer, Pending};
 use patterns::{Patterns, rel_string};
 
@@ -36,10 +36,9 @@ type Events = Receiver<notify::Result<notify::Event>>;
 /// use another (a `PollWatcher`, or one that fails on purpose).
 pub(crate) type Backend = Box<dyn notify::Watcher + Send>;
 
-/// The running watcher thread. Dropping `stop` ends it.
+/// The running watcher thread; `close()` (or drop) ends it.
 pub(crate) struct Watcher {
-    stop: Option<Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    thread: Stoppable,
 }
 
 impl Watcher {
@@ -106,37 +105,16 @@ impl Watcher {
             if state.roots.len() == 1 { "y" } else { "ies" },
             if files == 1 { "" } else { "s" }
         );
-        let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
-        let thread = thread::Builder::new()
-            .name("hotreload-watcher".into())
-            .spawn(move || state.run(events, stopped))
-            .map_err(|e| Error::Thread {
-                name: "hotreload-watcher".into(),
-                problem: format!("cannot start: {e}"),
-            })?;
-        Ok(Watcher {
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        let thread = Stoppable::spawn("hotreload-watcher", move |stopped| {
+            state.run(events, stopped)
+        })?;
+        Ok(Watcher { thread })
     }
 
     /// Stops the thread and waits for it (it is never blocked for long: it
     /// only waits on channels). Dropping the notify backend stops its thread too.
     pub(crate) fn close(&mut self) -> Result<(), Error> {
-        self.stop.take();
-        match self.thread.take() {
-            Some(thread) => thread.join().map_err(|_| Error::Thread {
-                name: "hotreload-watcher".into(),
-                problem: "panicked; see the message above".into(),
-            }),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        let _ = self.close();
+        self.thread.close()
     }
 }
 
