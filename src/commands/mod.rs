@@ -341,7 +341,9 @@ impl Line {
                 );
                 return self.app_up(&command);
             }
-            let next = (Instant::now() + Duration::from_millis(20)).min(deadline);
+            // A refused connection costs microseconds: asking often keeps
+            // the reload within a few milliseconds of the app answering.
+            let next = (Instant::now() + Duration::from_millis(5)).min(deadline);
             match app.wait(Some(next), stop) {
                 Waited::TimedOut if Instant::now() < deadline => continue,
                 Waited::TimedOut => {
