@@ -1,6 +1,7 @@
 // hotreload browser client: listens on /ws/hotreload, swaps stylesheets and
 // images in place, reloads the page for anything else. No dependencies, no
-// build step. Messages: SPEC.md section 4; behaviour: section 5.
+// build step. Messages: SPEC.md section 4; behaviour: section 5. Loaded as
+// /livereload.js it speaks LiveReload protocol 7 instead (section 11).
 (function () {
   "use strict";
   if (window.hotReload) return; // loaded twice: the first one runs
@@ -14,7 +15,23 @@
   try {
     if (script && script.src) home = new URL(script.src);
   } catch (e) { /* an odd src: the page's own server */ }
-  var url = (home.protocol === "https:" ? "wss://" : "ws://") + home.host + "/ws/hotreload";
+  var scheme = home.protocol === "https:" ? "wss://" : "ws://";
+  var url = scheme + home.host + "/ws/hotreload";
+  // Where LiveReload snippets and the browser extensions put it: their
+  // server is the script's own unless `?host=`, `?port=` or `?path=` of its
+  // src say otherwise, as livereload-js reads them.
+  var livereload = /\/livereload\.js$/.test(home.pathname || "");
+  if (livereload) {
+    var given = {};
+    String(home.search || "").replace(/^\?/, "").split("&").forEach(function (pair) {
+      var at = pair.indexOf("=");
+      if (at > 0) given[pair.slice(0, at)] = decodeURIComponent(pair.slice(at + 1));
+    });
+    var port = given.port || home.port;
+    url = scheme + (given.host || home.hostname) + (port ? ":" + port : "") + "/" +
+      String(given.path || "livereload").replace(/^\//, "");
+  }
+  var LIVERELOAD_HELLO = JSON.stringify({ command: "hello", protocols: ["http://livereload.com/protocols/official-7"] });
   var JS_RELOAD_DELAY = 500; // ms the JavaScript notice shows before the reload
 
   var socket = null;
@@ -232,6 +249,9 @@
     })();
   }
 
+  // As the server's own list (src/protocol.rs).
+  var IMAGE_TYPES = ["png", "jpg", "jpeg", "gif", "svg", "webp", "avif"];
+
   function isType(path, exts) {
     var m = /\.([a-z0-9]+)$/i.exec(path.split("?")[0]);
     return !!m && exts.indexOf(m[1].toLowerCase()) >= 0;
@@ -357,10 +377,28 @@
     }
   }
 
+  // A LiveReload `reload` as the message it stands for: a stylesheet or
+  // an image swapped in place when the server allows, else a reload.
+  function onLiveReload(msg) {
+    if (msg.command === "alert") {
+      notify(String(msg.message || ""), "info");
+      return;
+    }
+    if (msg.command !== "reload") return;
+    var path = String(msg.path || "");
+    var action = "reload";
+    if (msg.liveCSS !== false && isType(path, ["css"])) action = "css";
+    else if (msg.liveImg !== false && isType(path, IMAGE_TYPES)) action = "image";
+    apply({ type: "file_changed", action: action, path: path, operation: "modified",
+      changes: [{ path: path, operation: "modified" }], count: 1, truncated: false });
+  }
+
   function onMessage(event) {
     var msg;
     try { msg = JSON.parse(event.data); } catch (e) { return; }
-    if (msg.type === "connected") {
+    if (livereload) {
+      onLiveReload(msg);
+    } else if (msg.type === "connected") {
       var restarted = serverId !== null && msg.server_id !== serverId;
       var missed = seq !== null && msg.seq > seq;
       serverId = msg.server_id;
@@ -393,6 +431,7 @@
       if (mine !== socket) return;
       connected = true;
       attempts = 0;
+      if (livereload) mine.send(LIVERELOAD_HELLO);
     };
     mine.onmessage = function (event) {
       if (mine === socket) onMessage(event);
@@ -419,7 +458,8 @@
 
   window.hotReload = {
     status: function () {
-      return { connected: connected, attempts: attempts, serverId: serverId, seq: seq, url: url };
+      return { connected: connected, attempts: attempts, serverId: serverId, seq: seq, url: url,
+        protocol: livereload ? "livereload" : "hotreload" };
     },
     test: function () {
       notify("Reloading: hot reload test");

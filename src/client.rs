@@ -17,7 +17,7 @@
 //! write timeout (a frozen tab), and a peer that vanished is cut by
 //! `TCP_USER_TIMEOUT` before the next ping, which then fails.
 
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, TryRecvError};
@@ -28,6 +28,11 @@ use tungstenite::{Bytes, Message, WebSocket};
 
 /// The socket type of an upgraded tiny_http request.
 pub(crate) type Socket = WebSocket<Box<dyn ReadWrite + Send>>;
+
+/// What the hub queues for a client at once: one message, or for a
+/// LiveReload client one `reload` per stylesheet of a batch. Shared by
+/// every client it goes to.
+pub(crate) type Frames = Arc<[Message]>;
 
 /// Client threads write small frames and hold little: a small stack is plenty.
 pub(crate) const STACK: usize = 128 * 1024;
@@ -90,7 +95,7 @@ impl Doorbell {
 /// channel. Returns why it ended, for the log.
 pub(crate) fn run(
     mut socket: Socket,
-    messages: &Receiver<Message>,
+    messages: &Receiver<Frames>,
     heartbeat: Duration,
     doorbell: &Doorbell,
 ) -> String {
@@ -98,9 +103,11 @@ pub(crate) fn run(
     let mut heard = doorbell.heard();
     loop {
         match messages.try_recv() {
-            Ok(message) => {
-                if let Err(e) = socket.send(message) {
-                    return format!("write failed: {e}");
+            Ok(frames) => {
+                for message in frames.iter() {
+                    if let Err(e) = socket.send(message.clone()) {
+                        return format!("write failed: {e}");
+                    }
                 }
             }
             Err(TryRecvError::Empty) => {

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
 use tungstenite::{Message, Utf8Bytes};
 
-use crate::client::{self, Doorbell, Socket};
+use crate::client::{self, Doorbell, Frames, Socket};
+use crate::livereload::{self, Dialect};
 use crate::protocol::{self, Change, ChangeBatch};
 
 /// How long `close()` waits for client threads to send their close frames.
@@ -44,6 +45,8 @@ pub(crate) struct Settings {
 #[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
     pub clients: usize,
+    /// Of `clients`, those speaking LiveReload.
+    pub livereload: usize,
     pub seq: u64,
     pub last: Option<ChangeBatch>,
     pub commands: Vec<protocol::CommandReport>,
@@ -69,12 +72,18 @@ struct State {
     commands: Vec<protocol::CommandReport>,
     next_id: u64,
     /// Each connected client's channel.
-    clients: HashMap<u64, Sender<Message>>,
+    clients: HashMap<u64, Peer>,
     /// Every client thread not yet joined, connected or not.
     threads: HashMap<u64, JoinHandle<()>>,
     subscribers: Vec<Sender<ChangeBatch>>,
     /// Cloned into each client thread; `None` once closed.
     alive: Option<Sender<()>>,
+}
+
+/// A connected client: what it speaks, and its queue.
+struct Peer {
+    dialect: Dialect,
+    queue: Sender<Frames>,
 }
 
 impl Hub {
@@ -122,8 +131,13 @@ impl Hub {
         }
     }
 
-    /// Takes an upgraded socket: queues `connected` and starts its thread.
-    pub(crate) fn connect(self: &Arc<Self>, socket: Socket) -> Result<u64, (Refused, Socket)> {
+    /// Takes an upgraded socket: queues `connected` (in our dialect) and
+    /// starts its thread. A LiveReload client has said hello already.
+    pub(crate) fn connect(
+        self: &Arc<Self>,
+        socket: Socket,
+        dialect: Dialect,
+    ) -> Result<u64, (Refused, Socket)> {
         let mut state = self.lock();
         let Some(alive) = state.alive.clone() else {
             return Err((Refused::Closed, socket));
@@ -140,10 +154,12 @@ impl Hub {
         let (tx, rx) = bounded(self.settings.buffer.max(1) + 1 + state.pinned.len());
         // The channel is new and has room, so these cannot fail. Under the
         // lock, so `connected.seq` and the first batch the client gets agree.
-        let hello = protocol::connected_message(&self.server_id, state.seq);
-        let _ = tx.try_send(Message::Text(Utf8Bytes::from(hello)));
-        for (_, pinned) in &state.pinned {
-            let _ = tx.try_send(Message::Text(Utf8Bytes::from(pinned.clone())));
+        if dialect == Dialect::HotReload {
+            let hello = protocol::connected_message(&self.server_id, state.seq);
+            let _ = tx.try_send(frames([hello]));
+            for (_, pinned) in &state.pinned {
+                let _ = tx.try_send(frames([pinned.clone()]));
+            }
         }
         let hub = Arc::clone(self);
         let heartbeat = self.settings.heartbeat;
@@ -165,7 +181,7 @@ impl Hub {
             Ok(thread) => {
                 // The thread waits on `started`, so the send cannot fail.
                 let _ = start.send(socket);
-                state.clients.insert(id, tx);
+                state.clients.insert(id, Peer { dialect, queue: tx });
                 state.threads.insert(id, thread);
                 log::debug!(
                     "[HotReload] client {id} connected ({} now)",
@@ -192,8 +208,13 @@ impl Hub {
             timestamp: protocol::unix_now(),
             changes,
         };
-        let text = protocol::file_changed_message(&batch);
-        let stalled = fan_out(&mut state, text);
+        let ours = frames([protocol::file_changed_message(&batch)]);
+        let theirs = state
+            .clients
+            .values()
+            .any(|p| p.dialect == Dialect::LiveReload)
+            .then(|| frames(livereload::reload_commands(&batch)));
+        let stalled = fan_out(&mut state, &ours, theirs.as_ref());
         state.subscribers.retain(|s| s.send(batch.clone()).is_ok());
         state.last = Some(batch.clone());
         let clients = state.clients.len();
@@ -212,13 +233,14 @@ impl Hub {
     }
 
     /// Sends a message that is not a batch (a build's or a test's result)
-    /// to every client, as a batch goes: without waiting on any.
+    /// to every client of ours, as a batch goes: without waiting on any.
+    /// LiveReload has no words for it.
     pub(crate) fn tell(&self, message: String) {
         let mut state = self.lock();
         if state.alive.is_none() {
             return;
         }
-        let stalled = fan_out(&mut state, message);
+        let stalled = fan_out(&mut state, &frames([message]), None);
         drop(state);
         self.rang(stalled);
     }
@@ -269,6 +291,11 @@ impl Hub {
         let state = self.lock();
         Snapshot {
             clients: state.clients.len(),
+            livereload: state
+                .clients
+                .values()
+                .filter(|p| p.dialect == Dialect::LiveReload)
+                .count(),
             seq: state.seq,
             last: state.last.clone(),
             commands: state.commands.clone(),
@@ -323,21 +350,34 @@ impl Hub {
     }
 }
 
-/// Queues `text` for every client without waiting; a client whose queue is
-/// full is dropped (it reloads when it reconnects). Returns those dropped.
-fn fan_out(state: &mut State, text: String) -> Vec<u64> {
-    let message = Message::Text(Utf8Bytes::from(text));
+/// Text messages as one queue entry.
+fn frames(texts: impl IntoIterator<Item = String>) -> Frames {
+    texts
+        .into_iter()
+        .map(|text| Message::Text(Utf8Bytes::from(text)))
+        .collect()
+}
+
+/// Queues `ours` for every client of ours and `theirs` (if any) for every
+/// LiveReload client, without waiting; a client whose queue is full is
+/// dropped (it reloads when it reconnects). Returns those dropped.
+fn fan_out(state: &mut State, ours: &Frames, theirs: Option<&Frames>) -> Vec<u64> {
     let mut stalled = Vec::new();
-    state
-        .clients
-        .retain(|id, queue| match queue.try_send(message.clone()) {
+    state.clients.retain(|id, peer| {
+        let frames = match (peer.dialect, theirs) {
+            (Dialect::HotReload, _) => ours,
+            (Dialect::LiveReload, Some(theirs)) => theirs,
+            (Dialect::LiveReload, None) => return true,
+        };
+        match peer.queue.try_send(Arc::clone(frames)) {
             Ok(()) => true,
             Err(TrySendError::Full(_)) => {
                 stalled.push(*id);
                 false
             }
             Err(TrySendError::Disconnected(_)) => false,
-        });
+        }
+    });
     stalled
 }
 

@@ -105,7 +105,10 @@
 //! loop and a thread per connection, each socket bounded), which asks the
 //! same routes; behind it, [`serve`] gives the files of a folder and
 //! [`proxy`] a backend's answers. `commands` sits between the watcher and
-//! the hub when a build, an app or tests are configured.
+//! the hub when a build, an app or tests are configured. [`livereload`]
+//! lets LiveReload clients (the `livereload-js` script, the browser
+//! extensions) follow the same batches: they are hub clients that speak
+//! another dialect.
 //!
 //! # Known problems
 //!
@@ -139,6 +142,7 @@ mod error;
 mod front;
 pub mod http;
 mod hub;
+pub mod livereload;
 mod manager;
 pub mod protocol;
 pub mod proxy;

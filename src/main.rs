@@ -51,6 +51,9 @@ Options of serve, proxy and watch:
   --host ADDR       address to listen on (default 127.0.0.1; anything else
                     lets other machines read your files)
   --port N          port to listen on (default 8080; 0 picks a free one)
+  --livereload-port N
+                    also serve LiveReload clients (the browser extensions,
+                    livereload.js snippets) on port N, usually 35729
   --watch DIR       watch DIR instead of the served folder, or of . for proxy
                     (repeatable)
   --pattern GLOB    report only files matching GLOB, e.g. '*.css' (repeatable)
@@ -212,6 +215,7 @@ struct Flags {
     config_file: Option<PathBuf>,
     host: Option<String>,
     port: Option<u16>,
+    livereload_port: Option<u16>,
     watch: Vec<String>,
     patterns: Vec<String>,
     ignore: Vec<String>,
@@ -243,6 +247,13 @@ fn flags(mut args: lexopt::Parser, mode: Mode) -> Result<Flags, Failure> {
                     &mut args,
                     "--port",
                     "a port number from 0 to 65535",
+                )?)
+            }
+            Long("livereload-port") => {
+                f.livereload_port = Some(number(
+                    &mut args,
+                    "--livereload-port",
+                    "a port number from 0 to 65535, like 35729",
                 )?)
             }
             Long("watch") => f.watch.push(text(&mut args, "--watch")?),
@@ -369,6 +380,9 @@ fn run(args: lexopt::Parser, mut mode: Mode) -> Result<ExitCode, Failure> {
         .or(config.host.clone())
         .unwrap_or_else(|| "127.0.0.1".into());
     let port = f.port.or(config.port).unwrap_or(8080);
+    if f.livereload_port.is_some() {
+        config.livereload_port = f.livereload_port;
+    }
     let inject = !f.no_inject && config.inject.unwrap_or(true);
     let (stop_tx, stop) = crossbeam_channel::bounded::<()>(1);
     ctrlc::set_handler(move || {
@@ -425,6 +439,9 @@ fn run(args: lexopt::Parser, mut mode: Mode) -> Result<ExitCode, Failure> {
             "hotreload: watching at {url}\n  add this to your pages: {}",
             script_tag(&url)
         ),
+    }
+    if let Some(script) = server.livereload_url() {
+        println!("  LiveReload clients: {script}");
     }
     let _ = std::io::stdout().flush();
     let _ = stop.recv();
@@ -725,8 +742,12 @@ fn describe_status(url: &str, body: &str) -> String {
             format!("#{} {}", json_field(last, "seq").unwrap_or_default(), paths)
         }
     };
+    let livereload = match json_field(body, "livereload_clients").as_deref() {
+        None | Some("0") => String::new(),
+        Some(n) => format!(" ({n} of them LiveReload)"),
+    };
     let mut out = format!(
-        "hotreload {} at {url}\n  enabled:   {}\n  clients:   {} connected\n  watching:  {}\n  patterns:  {}\n  debounce:  {} ms\n  changes:   {} (last: {last})\n  uptime:    {} s\n",
+        "hotreload {} at {url}\n  enabled:   {}\n  clients:   {} connected{livereload}\n  watching:  {}\n  patterns:  {}\n  debounce:  {} ms\n  changes:   {} (last: {last})\n  uptime:    {} s\n",
         unquote(&field("version")),
         field("enabled"),
         field("connected_clients"),
@@ -840,6 +861,15 @@ impl log::Log for Logger {
 
     fn log(&self, record: &log::Record) {
         if !self.enabled(record.metadata()) {
+            return;
+        }
+        // notify warns when the kernel dropped a deleted folder's watch
+        // before notify could: harmless (the folder is gone, and the
+        // watcher saw it go), and alarming in the middle of `rm -rf dist`.
+        if record.target().starts_with("notify")
+            && self.level < log::LevelFilter::Debug
+            && record.args().to_string().contains("WatchNotFound")
+        {
             return;
         }
         let prefix = match record.level() {

@@ -14,6 +14,7 @@ use tungstenite::protocol::{CloseFrame, Role};
 use crate::client;
 use crate::config::Config;
 use crate::hub::{Hub, Refused};
+use crate::livereload::{self, Dialect, LIVERELOAD_JS_PATH, LIVERELOAD_PATH};
 use crate::protocol::push_json_str;
 
 /// The WebSocket endpoint.
@@ -131,7 +132,7 @@ impl Server {
     /// limit, answers 101 and hands the socket to its own thread. Without an
     /// upgrade 426; a foreign origin 403; over `max_clients` 503.
     pub fn handle_websocket(&self, request: Request) {
-        let answer = self.websocket(&request);
+        let answer = self.websocket(&request, Dialect::HotReload);
         self.send(request, answer);
     }
 
@@ -156,16 +157,36 @@ impl Server {
             return None;
         }
         let path = request.url().split(['?', '#']).next().unwrap_or("");
-        if !matches!(path, WS_PATH | STATUS_PATH | CLIENT_PATH) {
+        if !matches!(
+            path,
+            WS_PATH | STATUS_PATH | CLIENT_PATH | LIVERELOAD_PATH | LIVERELOAD_JS_PATH
+        ) {
             return None;
         }
         if let Some(refused) = self.screen(request) {
             return Some(refused);
         }
         Some(match path {
-            WS_PATH => self.websocket(request),
+            WS_PATH => self.websocket(request, Dialect::HotReload),
+            LIVERELOAD_PATH => self.websocket(request, Dialect::LiveReload),
             STATUS_PATH => self.status(request),
             _ => self.client_script(),
+        })
+    }
+
+    /// What the LiveReload port (`livereload_port`) answers: `/livereload`
+    /// and `/livereload.js`, and 404 for everything else.
+    pub(crate) fn route_livereload_port(&self, request: &impl Asked) -> Answer {
+        let path = request.url().split(['?', '#']).next().unwrap_or("");
+        let routed = match path {
+            LIVERELOAD_PATH | LIVERELOAD_JS_PATH => self.route(request),
+            _ => self.screen(request),
+        };
+        routed.unwrap_or_else(|| {
+            Answer::text(
+                404,
+                "this is hotreload's LiveReload port: it serves only /livereload and /livereload.js",
+            )
         })
     }
 
@@ -191,7 +212,7 @@ impl Server {
         ))
     }
 
-    fn websocket(&self, request: &impl Asked) -> Answer {
+    fn websocket(&self, request: &impl Asked, dialect: Dialect) -> Answer {
         let Some(hub) = &self.inner.hub else {
             return Answer::text(404, "hot reload is disabled");
         };
@@ -207,7 +228,14 @@ impl Server {
             // so the body says what the 426 means.
             return Answer::text(
                 426,
-                "this is the hot-reload WebSocket endpoint: connect with a WebSocket client (the page script /static/js/hotreload.js does)",
+                match dialect {
+                    Dialect::HotReload => {
+                        "this is the hot-reload WebSocket endpoint: connect with a WebSocket client (the page script /static/js/hotreload.js does)"
+                    }
+                    Dialect::LiveReload => {
+                        "this is the LiveReload WebSocket endpoint: connect with a LiveReload client (the page script /livereload.js does)"
+                    }
+                },
             );
         }
         if request.header("Sec-WebSocket-Version").as_deref() != Some("13") {
@@ -251,6 +279,7 @@ impl Server {
         }
         Answer::Upgrade {
             accept: tungstenite::handshake::derive_accept_key(key.as_bytes()),
+            dialect,
         }
     }
 
@@ -302,21 +331,30 @@ impl Server {
                 }
                 respond(request, response);
             }
-            Answer::Upgrade { accept } => {
+            Answer::Upgrade { accept, dialect } => {
                 let response =
                     Response::empty(101).with_header(header("Sec-WebSocket-Accept", &accept));
-                self.take_socket(request.upgrade("websocket", response));
+                self.take_socket(request.upgrade("websocket", response), dialect);
             }
         }
     }
 
     /// Hands an upgraded connection (its 101 sent) to the hub, which starts
     /// its thread; refused when full or closing, with a close frame saying so.
-    pub(crate) fn take_socket(&self, stream: Box<dyn ReadWrite + Send>) {
+    /// A LiveReload client first says hello, on the calling thread, so that
+    /// until then it is the caller's to shut down and is not counted.
+    pub(crate) fn take_socket(&self, stream: Box<dyn ReadWrite + Send>, dialect: Dialect) {
         let Some(hub) = &self.inner.hub else { return };
-        let socket =
+        let mut socket =
             WebSocket::from_raw_socket(stream, Role::Server, Some(client::socket_config()));
-        if let Err((why, mut socket)) = hub.connect(socket) {
+        if dialect == Dialect::LiveReload {
+            let deadline = Instant::now() + livereload::HANDSHAKE_TIMEOUT;
+            if let Err(why) = livereload::handshake(&mut socket, deadline) {
+                log::debug!("[HotReload] LiveReload client: {why}");
+                return;
+            }
+        }
+        if let Err((why, mut socket)) = hub.connect(socket, dialect) {
             // Lost a race for the last place, or shutting down: say so in the protocol.
             let code = match why {
                 Refused::Closed => CloseCode::Away,
@@ -341,9 +379,10 @@ impl Server {
         let snapshot = inner.hub.as_ref().map(|h| h.snapshot());
         let mut out = String::with_capacity(512);
         out.push_str(&format!(
-            "{{\"enabled\":{},\"connected_clients\":{},\"watch_dirs\":",
+            "{{\"enabled\":{},\"connected_clients\":{},\"livereload_clients\":{},\"watch_dirs\":",
             inner.hub.is_some(),
-            snapshot.as_ref().map_or(0, |s| s.clients)
+            snapshot.as_ref().map_or(0, |s| s.clients),
+            snapshot.as_ref().map_or(0, |s| s.livereload)
         ));
         push_json_list(&mut out, &inner.watch_dirs);
         out.push_str(",\"patterns\":");
@@ -477,7 +516,7 @@ pub(crate) enum Answer {
     },
     /// `101 Switching Protocols` with this `Sec-WebSocket-Accept`; the
     /// connection then goes to [`Server::take_socket`].
-    Upgrade { accept: String },
+    Upgrade { accept: String, dialect: Dialect },
 }
 
 impl Answer {

@@ -457,6 +457,23 @@ fn a_broken_config_yaml_in_the_folder_is_reported_not_skipped() {
 }
 
 #[test]
+fn deleting_a_watched_folder_is_a_change_not_a_warning() {
+    let dir = site();
+    write(&dir.path().join("dist/deep/app.js"), "1");
+    let (child, line) = start_piped(bin().args(["--port", "0"]).current_dir(dir.path()));
+    let mut ws = connect(common::ready_line_addr(&line), None).expect("connect");
+    assert!(next_message(&mut ws, PATIENCE).is_some());
+    std::fs::remove_dir_all(dir.path().join("dist")).expect("rm -rf dist");
+    let msg = next_change(&mut ws);
+    assert_eq!(
+        changes(&msg),
+        vec![("dist/deep/app.js".into(), "deleted".into())]
+    );
+    let err = stop_for_stderr(child);
+    assert!(!err.contains("warning"), "{err}");
+}
+
+#[test]
 fn a_missing_watch_dir_is_reported_with_the_fix_and_watched_once_made() {
     let dir = site();
     let (child, line) = start_piped(

@@ -176,6 +176,7 @@ fn every_key_is_read() {
             port: Some(9000),
             root: Some(base.join("./public")),
             inject: Some(false),
+            livereload_port: Some(35730),
             proxy: Some("http://localhost:3000/app".into()),
             proxy_timeout_ms: 5000,
             build: Some("make css".into()),

@@ -108,6 +108,11 @@ pub struct Config {
     /// Binary only: inject the client script into HTML pages. Default `true`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub inject: Option<bool>,
+    /// Binary only: a second port that serves LiveReload clients only
+    /// (`/livereload`, `/livereload.js`); 35729 is the one the LiveReload
+    /// browser extensions use. Default: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub livereload_port: Option<u16>,
     /// Binary only: the backend `hotreload proxy` sends requests to,
     /// `http://host[:port][/base]`; plain `hotreload` then runs as a proxy
     /// too. Default: none.
@@ -165,6 +170,7 @@ impl Default for Config {
             port: None,
             root: None,
             inject: None,
+            livereload_port: None,
             proxy: None,
             proxy_timeout_ms: 30_000,
             build: None,
@@ -872,6 +878,7 @@ mod tests {
             port: Some(1),
             root: Some("r".into()),
             inject: Some(true),
+            livereload_port: Some(35729),
             proxy: Some("http://localhost:3000".into()),
             build: Some("make".into()),
             run: Some("./app".into()),

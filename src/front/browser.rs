@@ -125,8 +125,12 @@ impl Browser<'_> {
             let _ = self.reply(&head.method, refused, false);
             return Next::Close;
         }
-        match self.shared.server.route(head) {
-            Some(Answer::Upgrade { accept }) => {
+        let routed = match &self.shared.behind {
+            Behind::LiveReloadPort => Some(self.shared.server.route_livereload_port(head)),
+            _ => self.shared.server.route(head),
+        };
+        match routed {
+            Some(Answer::Upgrade { accept, dialect }) => {
                 let switched = format!(
                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
                 );
@@ -136,8 +140,12 @@ impl Browser<'_> {
                 // The hub's client thread only writes; its socket's limits
                 // (the write timeout, TCP_USER_TIMEOUT) find a dead peer.
                 let socket = Arc::clone(&self.writer.get_ref().0);
+                // Released once the hub has it: a LiveReload client's
+                // hello is awaited here, still shut down by `close()`.
+                self.shared
+                    .server
+                    .take_socket(Box::new(Stream(socket)), dialect);
                 self.shared.release(self.id);
-                self.shared.server.take_socket(Box::new(Stream(socket)));
                 Next::Gone
             }
             Some(answer) => self.finish(head, answer, keep),
@@ -147,7 +155,7 @@ impl Browser<'_> {
                 }
                 Behind::Backend(proxied) => self.forward(head, proxied),
                 Behind::Files(files) => self.files(head, files, keep),
-                Behind::Nothing => {
+                Behind::Nothing | Behind::LiveReloadPort => {
                     let answer = Answer::text(
                         404,
                         "hotreload watch serves only /static/js/hotreload.js and its socket; your app serves its pages",

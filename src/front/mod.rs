@@ -44,6 +44,8 @@ pub(crate) enum Behind {
     Backend(Proxied),
     /// `watch`: nothing; the app serves its own pages.
     Nothing,
+    /// The LiveReload port: `/livereload` and `/livereload.js` only.
+    LiveReloadPort,
 }
 
 /// What every connection thread shares.

@@ -69,6 +69,8 @@ impl Options {
 /// A running dev server. Stops on [`close`](Self::close) or drop.
 pub struct DevServer {
     front: Front,
+    /// The LiveReload port's front, when `livereload_port` is set.
+    livereload: Option<Front>,
     manager: Manager,
     addr: SocketAddr,
     root: PathBuf,
@@ -93,6 +95,7 @@ impl DevServer {
         }
         // The name it listens on passes the Host check (SPEC.md section 4).
         config.host = Some(host.clone());
+        let livereload_port = config.livereload_port;
         let manager = Manager::new(config)?;
         let inject = inject && manager.is_enabled();
         let behind_kind = match mode {
@@ -112,14 +115,26 @@ impl DevServer {
             Mode::Watch => (Behind::Nothing, root),
         };
         let heartbeat = Duration::from_millis(manager.config().heartbeat_ms);
+        let timeouts = Timeouts::for_heartbeat(heartbeat);
         let front = Front::start(
             &host,
             port,
-            Timeouts::for_heartbeat(heartbeat),
+            timeouts,
             manager.server().clone(),
             behind,
             inject,
         )?;
+        let livereload = match livereload_port {
+            Some(port) if manager.is_enabled() => Some(Front::start(
+                &host,
+                port,
+                timeouts,
+                manager.server().clone(),
+                Behind::LiveReloadPort,
+                false,
+            )?),
+            _ => None,
+        };
         let addr = front.local_addr();
         if !addr.ip().is_loopback() {
             let what = match behind_kind {
@@ -133,6 +148,7 @@ impl DevServer {
         }
         Ok(DevServer {
             front,
+            livereload,
             manager,
             addr,
             root,
@@ -142,6 +158,19 @@ impl DevServer {
     /// The address it listens on (with the real port when 0 was asked).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The LiveReload port's address, when `livereload_port` is set (and
+    /// hot reload is on).
+    pub fn livereload_addr(&self) -> Option<SocketAddr> {
+        self.livereload.as_ref().map(Front::local_addr)
+    }
+
+    /// `http://HOST:PORT/livereload.js` on the LiveReload port, if any: the
+    /// script LiveReload snippets load.
+    pub fn livereload_url(&self) -> Option<String> {
+        self.livereload_addr()
+            .map(|addr| format!("{}livereload.js", url_of(addr)))
     }
 
     /// `http://HOST:PORT/`, the page to open. An unspecified address
@@ -166,6 +195,9 @@ impl DevServer {
     pub fn close(&mut self) -> Result<(), Error> {
         let result = self.manager.close();
         self.front.close();
+        if let Some(front) = &mut self.livereload {
+            front.close();
+        }
         result
     }
 }

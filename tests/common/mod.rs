@@ -87,7 +87,16 @@ pub fn write(path: &Path, content: &str) {
 
 /// Opens a WebSocket to the hot-reload endpoint, with an `Origin` if given.
 pub fn connect(addr: SocketAddr, origin: Option<&str>) -> Result<Ws, tungstenite::Error> {
-    let mut request = format!("ws://{addr}/ws/hotreload").into_client_request()?;
+    connect_to(addr, "/ws/hotreload", origin)
+}
+
+/// Opens a WebSocket to `path` (`/livereload`, say), with an `Origin` if given.
+pub fn connect_to(
+    addr: SocketAddr,
+    path: &str,
+    origin: Option<&str>,
+) -> Result<Ws, tungstenite::Error> {
+    let mut request = format!("ws://{addr}{path}").into_client_request()?;
     if let Some(origin) = origin {
         request.headers_mut().insert(
             "Origin",
@@ -296,10 +305,9 @@ pub fn ready_line_addr(line: &str) -> SocketAddr {
         .find("http://")
         .unwrap_or_else(|| panic!("no URL in the ready line {line:?}"));
     line[at + 7..]
-        .split_whitespace()
+        .split(|c: char| c == '/' || c.is_whitespace())
         .next()
         .unwrap_or_default()
-        .trim_end_matches('/')
         .parse()
         .unwrap_or_else(|e| panic!("no host:port in the ready line {line:?}: {e}"))
 }
