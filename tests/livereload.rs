@@ -70,11 +70,7 @@ fn closed(ws: &mut Ws, within: Duration) -> Option<CloseCode> {
             Ok(Message::Close(frame)) => return frame.map(|f| f.code),
             Ok(Message::Ping(_) | Message::Pong(_)) => {}
             Ok(other) => panic!("expected the connection to close, got {other:?}"),
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if common::timed_out(&e) => {}
             Err(_) => return None,
         }
     }

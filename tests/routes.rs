@@ -256,11 +256,7 @@ fn pings_arrive_every_heartbeat_and_the_client_stays_connected() {
         match ws.read() {
             Ok(tungstenite::Message::Ping(_)) => pings += 1,
             Ok(other) => panic!("only pings expected from an idle server, got {other:?}"),
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
+            Err(e) if common::timed_out(&e) => {}
             Err(e) => panic!("connection lost after {pings} pings: {e}"),
         }
     }

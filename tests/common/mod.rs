@@ -126,6 +126,14 @@ pub fn connect_to(
     }
 }
 
+/// A read that ended at the socket's read timeout, with nothing lost.
+pub fn timed_out(e: &tungstenite::Error) -> bool {
+    matches!(e, tungstenite::Error::Io(e) if matches!(
+        e.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    ))
+}
+
 /// The next JSON text message within `within`, skipping pings; `None` if
 /// none came (or the server closed the connection).
 pub fn next_message(ws: &mut Ws, within: Duration) -> Option<Value> {
@@ -136,12 +144,7 @@ pub fn next_message(ws: &mut Ws, within: Duration) -> Option<Value> {
                 return Some(serde_json::from_str(&text).expect("text frames are JSON"));
             }
             Ok(_) => continue,
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if timed_out(&e) => {
                 continue;
             }
             Err(_) => return None,
