@@ -5,6 +5,11 @@
 (function () {
   "use strict";
   if (window.hotReload) return; // loaded twice: the first one runs
+  // In the hidden frame where a new page is tried out before a reload
+  // (see preflight), the page is only being looked at: no connection.
+  try {
+    if (window.frameElement && window.frameElement.id === "hotreload-preflight") return;
+  } catch (e) { /* a frame of another origin: not ours */ }
 
   var script = document.currentScript;
   var maxAttempts = parseInt((script && script.getAttribute("data-max-attempts")) || "5", 10);
@@ -33,6 +38,11 @@
   }
   var LIVERELOAD_HELLO = JSON.stringify({ command: "hello", protocols: ["http://livereload.com/protocols/official-7"] });
   var JS_RELOAD_DELAY = 500; // ms the JavaScript notice shows before the reload
+  // In-page updates (SPEC.md section 12): asked for on the script tag, or
+  // by the server's config in `connected`.
+  var morph = !!(script && script.hasAttribute("data-morph"));
+  var preflight = !!(script && script.hasAttribute("data-preflight"));
+  var pages = null; // [[path prefix, URL prefix], ...] of the served files
 
   var socket = null;
   var connected = false;
@@ -233,17 +243,19 @@
     (function probe() {
       tries++;
       var go = function (ok) {
-        if (ok || tries >= 10) location.reload();
-        else setTimeout(probe, 500);
+        if (!(ok || tries >= 10)) return setTimeout(probe, 500);
+        if (preflight) tryOut(function () { location.reload(); });
+        else location.reload();
       };
       if (typeof fetch !== "function") return go(true);
-      // GET, as the reload will: many apps route no HEAD. The body is
-      // not wanted, only the status, so the download stops there.
-      var abort = typeof AbortController === "function" ? new AbortController() : null;
-      fetch(location.href, { cache: "no-store", signal: abort && abort.signal }).then(
+      // GET, as the reload will: many apps route no HEAD. Read whole and
+      // stored in the cache: a server whose Last-Modified counts whole
+      // seconds answers the reload's revalidation of a page saved twice
+      // in a second with 304, and the tab would show the older page.
+      fetch(location.href, { cache: "reload" }).then(
         function (r) {
-          if (abort) abort.abort();
-          go(r.ok);
+          if (!r.ok) return go(false);
+          return r.arrayBuffer().then(function () { go(true); }, function () { go(true); });
         },
         function () { go(false); });
     })();
@@ -268,18 +280,314 @@
     if (!window.dispatchEvent(event)) return; // the page handled it itself
     var paths = (msg.changes || []).map(function (c) { return c.path; });
     if (!paths.length && msg.path) paths = [msg.path];
+    var scripts = paths.filter(function (p) { return isType(p, ["js", "mjs"]); });
+    var html = paths.filter(function (p) { return isType(p, ["html", "htm"]); });
     if (msg.action === "css") {
       reloadStylesheets(paths);
     } else if (msg.action === "image") {
       reloadImages(paths);
-    } else if (paths.some(function (p) { return isType(p, ["html", "htm"]); })) {
-      reloadWhenReady();
-    } else if (paths.some(function (p) { return isType(p, ["js", "mjs"]); })) {
+    } else if (paths.length && scripts.length === paths.length && scripts.every(accepted)) {
+      hotSwap(scripts);
+    } else if (scripts.length) {
       notify("Reloading: JavaScript file changed");
       setTimeout(reloadWhenReady, JS_RELOAD_DELAY);
+    } else if (html.length === paths.length && !html.some(showsHere)) {
+      log("another page changed (" + html.join(", ") + "); this one stays");
     } else {
-      reloadWhenReady();
+      refresh();
     }
+  }
+
+  // The file a URL path is served from, as the server maps them: `/` and
+  // `/dir/` to their `index.html`, `/a` to `a.html`.
+  function filesOfThisPage() {
+    var path = location.pathname;
+    try { path = decodeURIComponent(path); } catch (e) { /* as it is */ }
+    if (/\/$/.test(path)) return [path + "index.html"];
+    if (/\.html?$/i.test(path)) return [path];
+    return [path + ".html", path + "/index.html"];
+  }
+
+  // Is a changed page the one this tab shows? A change the served files do
+  // not explain (a template, say) may be any page: yes.
+  function showsHere(path) {
+    var mapped = (pages || []).filter(function (p) { return path.indexOf(p[0]) === 0; })[0];
+    if (!mapped) return true;
+    return filesOfThisPage().indexOf(mapped[1] + path.slice(mapped[0].length)) >= 0;
+  }
+
+  // The page changed: patched in place when asked for, else reloaded.
+  function refresh() {
+    if (morph) morphPage();
+    else reloadWhenReady();
+  }
+
+  // JavaScript modules the page takes new versions of itself:
+  // hotReload.accept(path, callback) and hotReload.dispose(path, callback).
+  var handlers = [];
+
+  function register(kind, path, callback) {
+    if (typeof callback !== "function") throw new TypeError("hotReload." + kind + " needs a function");
+    var url = new URL(path, location.href);
+    url.search = "";
+    url.hash = "";
+    handlers.push({ kind: kind, href: url.href, segments: urlSegments(url.pathname), callback: callback });
+  }
+
+  // The handlers of `kind` for a changed path: those of the module whose
+  // URL ends most like it (as stylesheets are matched).
+  function handlersFor(kind, path) {
+    var changed = segments(path);
+    var mine = handlers.filter(function (h) { return h.kind === kind; });
+    var scores = mine.map(function (h) { return sharedSuffix(h.segments, changed); });
+    var best = Math.max.apply(null, [0].concat(scores));
+    return best === 0 ? [] : mine.filter(function (h, i) { return scores[i] === best; });
+  }
+
+  function accepted(path) {
+    return handlersFor("accept", path).length > 0;
+  }
+
+  // Imports each changed module anew and hands it to its accept callbacks,
+  // after its dispose callbacks. Any failure reloads, with the reason.
+  function hotSwap(paths) {
+    var updates = paths.map(function (path) {
+      var accepts = handlersFor("accept", path);
+      // In a promise, so that a dispose callback that throws reloads too.
+      return Promise.resolve().then(function () {
+        handlersFor("dispose", path).forEach(function (h) { h.callback(); });
+        return import(bust(accepts[0].href));
+      }).then(function (module) {
+        accepts.forEach(function (h) { h.callback(module); });
+      });
+    });
+    Promise.all(updates).then(function () {
+      log("updated " + paths.join(", ") + " in place");
+    }, function (e) {
+      notify("Reloading: the new " + paths.join(", ") + " failed: " + (e && e.message || e), "error");
+      setTimeout(reloadWhenReady, JS_RELOAD_DELAY);
+    });
+  }
+
+  // Morphing: the new page patched into <body> node by node. Elements
+  // with an id are found wherever they moved; others match the next node
+  // of the same kind and tag a little ahead. Matched nodes are kept and
+  // brought up to date, so typed text, focus, scroll position and
+  // JavaScript state survive; the rest is inserted or removed. A change
+  // of scripts, or of anything in <head> but the title, reloads instead:
+  // patched in, they would not run. So does any failure, so that no page
+  // is left half-patched.
+  var OURS = { "hotreload-notification": 1, "hotreload-overlay": 1, "hotreload-tests": 1, "hotreload-preflight": 1 };
+
+  function ours(node) {
+    return node.nodeType === 1 && OURS.hasOwnProperty(node.id);
+  }
+
+  // Form fields the user has typed in or picked from keep what they hold.
+  document.addEventListener("input", function (e) { if (e.target) e.target.hotreloadTouched = true; }, true);
+  document.addEventListener("change", function (e) { if (e.target) e.target.hotreloadTouched = true; }, true);
+
+  function morphPage() {
+    if (reloading) return;
+    fetch(location.href, { cache: "no-store" }).then(function (r) {
+      if (!r.ok) throw new Error("the page answered " + r.status);
+      return r.text();
+    }).then(function (text) {
+      var next = new DOMParser().parseFromString(text, "text/html");
+      if (!next.body || scriptsOf(document) !== scriptsOf(next) || headOf(document) !== headOf(next)) {
+        log("scripts or <head> changed; reloading");
+        return reloadWhenReady();
+      }
+      var focused = document.activeElement;
+      var selection = null;
+      try {
+        if (focused && typeof focused.selectionStart === "number") {
+          selection = [focused.selectionStart, focused.selectionEnd, focused.selectionDirection];
+        }
+      } catch (e) { /* a field without a selection */ }
+      var morph = { byId: {}, kept: [], scripts: Array.prototype.slice.call(document.body.querySelectorAll("script")) };
+      Array.prototype.forEach.call(document.body.querySelectorAll("[id]"), function (el) {
+        if (!ours(el) && !morph.byId.hasOwnProperty(el.id)) morph.byId[el.id] = el;
+      });
+      morphAttributes(document.body, next.body);
+      morphChildren(morph, document.body, next.body);
+      if (document.title !== next.title) document.title = next.title;
+      // A focused field that moved lost its focus on the way: give it back.
+      if (focused && focused !== document.body && document.activeElement !== focused && document.contains(focused)) {
+        focused.focus({ preventScroll: true });
+        if (selection) {
+          try { focused.setSelectionRange(selection[0], selection[1], selection[2]); } catch (e) { /* none */ }
+        }
+      }
+      log("patched the page in place");
+    }).catch(function (e) {
+      log("could not patch the page (" + (e && e.message || e) + "); reloading");
+      reloadWhenReady();
+    });
+  }
+
+  // Every script of a document, in order: where it comes from, or its text.
+  function scriptsOf(doc) {
+    return Array.prototype.map.call(doc.querySelectorAll("script"), scriptKey).join("\n");
+  }
+
+  function scriptKey(s) {
+    return (s.getAttribute("type") || "") + " " + (s.getAttribute("src") || s.textContent);
+  }
+
+  // <head> but its title and scripts, URLs made whole and without our
+  // cache busters (a swapped stylesheet is the same stylesheet).
+  function headOf(doc) {
+    return Array.prototype.filter.call(doc.head ? doc.head.children : [], function (el) {
+      return el.tagName !== "TITLE" && el.tagName !== "SCRIPT" && !el.hotreloadOriginal;
+    }).map(function (el) {
+      var copy = el.cloneNode(true);
+      var href = copy.getAttribute("href");
+      if (href) {
+        try {
+          var u = new URL(href, location.href);
+          u.searchParams.delete("hotreload");
+          copy.setAttribute("href", u.href);
+        } catch (e) { /* kept as written */ }
+      }
+      return copy.outerHTML;
+    }).join("\n");
+  }
+
+  function morphAttributes(from, to) {
+    Array.prototype.slice.call(from.attributes).forEach(function (a) {
+      if (!to.hasAttribute(a.name)) from.removeAttribute(a.name);
+    });
+    Array.prototype.forEach.call(to.attributes, function (a) {
+      if (from.getAttribute(a.name) !== a.value) from.setAttribute(a.name, a.value);
+    });
+  }
+
+  function compatible(node, want) {
+    if (node.nodeType !== want.nodeType) return false;
+    if (node.nodeType !== 1) return true;
+    return node.tagName === want.tagName && (node.id || "") === (want.id || "");
+  }
+
+  // Brings the children of `from` in line with those of `to`: an element
+  // with an id takes the old one of that id from wherever it is; others
+  // the next unclaimed node of the same kind a little ahead; the rest is
+  // built anew, taking old elements by id inside it too.
+  function morphChildren(morph, from, to) {
+    var cursor = from.firstChild;
+    Array.prototype.slice.call(to.childNodes).forEach(function (want) {
+      while (cursor && ours(cursor)) cursor = cursor.nextSibling;
+      var match = null;
+      if (want.nodeType === 1 && want.tagName === "SCRIPT") {
+        // The same script, moved: a new script element would run again.
+        match = morph.scripts.filter(function (s) {
+          return morph.kept.indexOf(s) < 0 && scriptKey(s) === scriptKey(want) && !s.contains(from);
+        })[0] || null;
+        if (!match) throw new Error("a script that is not on the page");
+      } else if (want.nodeType === 1 && want.id) {
+        var named = morph.byId[want.id];
+        if (named && named.tagName === want.tagName && morph.kept.indexOf(named) < 0 && !named.contains(from)) {
+          match = named;
+        }
+      } else {
+        for (var n = cursor, k = 0; n && k < 8 && !match; n = n.nextSibling, k++) {
+          if (morph.kept.indexOf(n) < 0 && !ours(n) && compatible(n, want)) match = n;
+        }
+      }
+      if (!match) {
+        match = from.insertBefore(document.importNode(want, false), cursor);
+      } else if (match === cursor) {
+        cursor = cursor.nextSibling;
+      } else {
+        from.insertBefore(match, cursor);
+      }
+      morph.kept.push(match);
+      morphNode(morph, match, want);
+    });
+    Array.prototype.slice.call(from.childNodes).forEach(function (n) {
+      if (morph.kept.indexOf(n) < 0 && !ours(n)) from.removeChild(n);
+    });
+  }
+
+  function morphNode(morph, from, to) {
+    if (from.nodeType !== 1) {
+      if (from.nodeValue !== to.nodeValue) from.nodeValue = to.nodeValue;
+      return;
+    }
+    morphAttributes(from, to);
+    var tag = from.tagName;
+    if (tag === "INPUT") {
+      if (!from.hotreloadTouched) {
+        from.value = to.getAttribute("value") || "";
+        from.checked = to.hasAttribute("checked");
+      }
+    } else if (tag === "TEXTAREA") {
+      if (from.defaultValue !== to.textContent) from.defaultValue = to.textContent;
+      if (!from.hotreloadTouched) from.value = to.textContent;
+    } else if (tag === "SELECT") {
+      var picked = from.hotreloadTouched ? from.value : null;
+      morphChildren(morph, from, to);
+      if (picked !== null) from.value = picked;
+    } else {
+      morphChildren(morph, from, to);
+    }
+  }
+
+  // Preflight: before reloading, the new page is written into a hidden
+  // frame of this origin, at this URL. Errors it throws, or promises it
+  // leaves rejected, within a second of its `load` keep this tab as it is
+  // and show them; the next change tries again. A page that never loads
+  // (5 s) reloads as usual. The page is written with document.write, not
+  // loaded from a URL, because only then can the listeners be in place
+  // before its first script runs: a frame's window changes when it
+  // navigates, and document.open drops earlier listeners.
+  function tryOut(reload) {
+    var old = document.getElementById("hotreload-preflight");
+    if (old && old.parentNode) old.parentNode.removeChild(old);
+    if (!document.body || typeof fetch !== "function") return reload();
+    fetch(location.href, { cache: "no-store" }).then(function (r) {
+      return r.ok ? r.text() : null;
+    }).then(function (html) {
+      if (html === null) return reload();
+      var frame = document.createElement("iframe");
+      frame.id = "hotreload-preflight";
+      frame.setAttribute("aria-hidden", "true");
+      frame.tabIndex = -1;
+      frame.style.cssText = "position:fixed !important;left:-10000px !important;top:0 !important;" +
+        "width:1024px !important;height:768px !important;border:0 !important;visibility:hidden !important;";
+      document.body.appendChild(frame);
+      var errors = [];
+      var done = false;
+      var never;
+      var finish = function () {
+        if (done) return;
+        done = true;
+        clearTimeout(never);
+        if (frame.parentNode) frame.parentNode.removeChild(frame);
+        if (!errors.length) return reload();
+        reloading = false;
+        log("the new page throws; this one stays: " + errors.join("; "));
+        panel("hotreload-overlay", "The new page throws, so this tab stays as it was", errors.join("\n"), true);
+      };
+      never = setTimeout(function () { errors = []; finish(); }, 5000);
+      var doc = frame.contentDocument;
+      doc.open();
+      var win = frame.contentWindow;
+      win.addEventListener("error", function (e) {
+        var where = e.filename ? " (" + e.filename + ":" + e.lineno + ")" : "";
+        errors.push((e.message || "an error") + where);
+      });
+      win.addEventListener("unhandledrejection", function (e) {
+        var why = e.reason && e.reason.message ? e.reason.message : String(e.reason);
+        errors.push("Unhandled promise rejection: " + why);
+      });
+      win.addEventListener("load", function () {
+        clearTimeout(never);
+        setTimeout(finish, 1000);
+      });
+      doc.write(html);
+      doc.close();
+    }).catch(function () { reload(); });
   }
 
   // Build, app and test results (SPEC.md section 10). A failed build, or
@@ -397,8 +705,17 @@
     var msg;
     try { msg = JSON.parse(event.data); } catch (e) { return; }
     if (livereload) {
+      if (msg.command === "hello") {
+        connected = true;
+        attempts = 0;
+      }
       onLiveReload(msg);
     } else if (msg.type === "connected") {
+      connected = true;
+      attempts = 0;
+      if (msg.morph) morph = true;
+      if (msg.preflight) preflight = true;
+      pages = msg.pages || null;
       var restarted = serverId !== null && msg.server_id !== serverId;
       var missed = seq !== null && msg.seq > seq;
       serverId = msg.server_id;
@@ -427,11 +744,10 @@
       scheduleRetry();
       return;
     }
+    // Connected once the server has said so (`connected`, or LiveReload's
+    // hello), so that status() then knows the server's id and numbering.
     mine.onopen = function () {
-      if (mine !== socket) return;
-      connected = true;
-      attempts = 0;
-      if (livereload) mine.send(LIVERELOAD_HELLO);
+      if (mine === socket && livereload) mine.send(LIVERELOAD_HELLO);
     };
     mine.onmessage = function (event) {
       if (mine === socket) onMessage(event);
@@ -457,6 +773,8 @@
   }
 
   window.hotReload = {
+    accept: function (path, callback) { register("accept", path, callback); },
+    dispose: function (path, callback) { register("dispose", path, callback); },
     status: function () {
       return { connected: connected, attempts: attempts, serverId: serverId, seq: seq, url: url,
         protocol: livereload ? "livereload" : "hotreload" };

@@ -37,6 +37,9 @@ pub(crate) enum Refused {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
     pub buffer: usize,
+    /// `morph` and `preflight` of the config, for `connected`.
+    pub morph: bool,
+    pub preflight: bool,
     pub heartbeat: Duration,
     pub max_clients: usize,
 }
@@ -65,6 +68,8 @@ pub(crate) struct Hub {
 
 struct State {
     seq: u64,
+    /// Told to every page as it connects.
+    welcome: protocol::Welcome,
     last: Option<ChangeBatch>,
     /// Sent to each new client after `connected` (see [`Hub::pin`]).
     pinned: Vec<(protocol::Kind, String)>,
@@ -94,6 +99,11 @@ impl Hub {
             server_id,
             state: Mutex::new(State {
                 seq: 0,
+                welcome: protocol::Welcome {
+                    morph: settings.morph,
+                    preflight: settings.preflight,
+                    pages: Vec::new(),
+                },
                 last: None,
                 pinned: Vec::new(),
                 commands: Vec::new(),
@@ -155,7 +165,7 @@ impl Hub {
         // The channel is new and has room, so these cannot fail. Under the
         // lock, so `connected.seq` and the first batch the client gets agree.
         if dialect == Dialect::HotReload {
-            let hello = protocol::connected_message(&self.server_id, state.seq);
+            let hello = protocol::connected_message(&self.server_id, state.seq, &state.welcome);
             let _ = tx.try_send(frames([hello]));
             for (_, pinned) in &state.pinned {
                 let _ = tx.try_send(frames([pinned.clone()]));
@@ -254,6 +264,12 @@ impl Hub {
         if let Some(message) = message {
             state.pinned.push((kind, message));
         }
+    }
+
+    /// Where the server's pages come from, for pages to tell whether a
+    /// change is theirs (see [`protocol::Welcome::pages`]).
+    pub(crate) fn set_pages(&self, pages: Vec<(String, String)>) {
+        self.lock().welcome.pages = pages;
     }
 
     /// Remembers the latest result of a command, for the status route.

@@ -72,6 +72,8 @@ impl Manager {
         let hub = Arc::new(Hub::new(
             Settings {
                 buffer: config.client_buffer,
+                morph: config.morph,
+                preflight: config.preflight,
                 heartbeat: Duration::from_millis(config.heartbeat_ms),
                 max_clients: config.max_clients,
             },
@@ -90,6 +92,14 @@ impl Manager {
             watcher: Some(watcher),
             pipeline: Some(pipeline),
         })
+    }
+
+    /// Tells pages where the served files come from (see
+    /// [`crate::protocol::Welcome::pages`]); before any page connects.
+    pub(crate) fn set_pages(&self, pages: Vec<(String, String)>) {
+        if let Some(hub) = &self.hub {
+            hub.set_pages(pages);
+        }
     }
 
     /// Open files a process needs to hold `clients` WebSocket clients and

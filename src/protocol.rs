@@ -127,12 +127,45 @@ pub(crate) fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
+/// What a page is told on connecting besides the numbering (SPEC.md
+/// section 12): how it should update itself, and where the server's pages
+/// come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Welcome {
+    /// Patch a changed page in place instead of reloading it.
+    pub morph: bool,
+    /// Try a page in a hidden frame before reloading into it.
+    pub preflight: bool,
+    /// `(path prefix, URL prefix)`: a changed path that starts with the
+    /// first is the page at the second plus the rest (`site/a.html` is
+    /// `/a.html`). Empty when the server serves no files.
+    pub pages: Vec<(String, String)>,
+}
+
 /// `{"type":"connected",...}`, the first message on every connection.
-pub(crate) fn connected_message(server_id: &str, seq: u64) -> String {
+pub(crate) fn connected_message(server_id: &str, seq: u64, welcome: &Welcome) -> String {
     let mut out = String::with_capacity(96);
     out.push_str(r#"{"type":"connected","message":"Hot-reload enabled","server_id":"#);
     push_json_str(&mut out, server_id);
-    let _ = write!(out, r#","seq":{seq}}}"#);
+    let _ = write!(out, r#","seq":{seq}"#);
+    if welcome.morph {
+        out.push_str(r#","morph":true"#);
+    }
+    if welcome.preflight {
+        out.push_str(r#","preflight":true"#);
+    }
+    if !welcome.pages.is_empty() {
+        out.push_str(r#","pages":["#);
+        for (i, (path, url)) in welcome.pages.iter().enumerate() {
+            out.push_str(if i == 0 { "[" } else { ",[" });
+            push_json_str(&mut out, path);
+            out.push(',');
+            push_json_str(&mut out, url);
+            out.push(']');
+        }
+        out.push(']');
+    }
+    out.push('}');
     out
 }
 

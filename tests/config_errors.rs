@@ -172,6 +172,8 @@ fn every_key_is_read() {
             .map(String::from)
             .to_vec(),
             allowed_hosts: ["myapp.test", "192.168.1.5"].map(String::from).to_vec(),
+            morph: true,
+            preflight: true,
             host: Some("0.0.0.0".into()),
             port: Some(9000),
             root: Some(base.join("./public")),

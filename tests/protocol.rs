@@ -60,6 +60,11 @@ fn the_client_script_speaks_the_protocol() {
         "hotreload:change",
         "hotreload-notification",
         "data-max-attempts",
+        "data-morph",
+        "data-preflight",
+        "msg.morph",
+        "msg.preflight",
+        "msg.pages",
     ] {
         assert!(
             js.contains(name),
@@ -73,4 +78,24 @@ fn the_client_script_speaks_the_protocol() {
         );
     }
     assert!(js.contains(hotreload::server::WS_PATH));
+}
+
+#[test]
+fn connected_tells_pages_how_to_update_and_where_pages_come_from() {
+    let plain = TestServer::start(&[], |_| {});
+    let (_, hello) = plain.client();
+    assert_eq!(hello.get("morph"), None, "{hello}");
+    assert_eq!(hello.get("preflight"), None, "{hello}");
+    // The served folder, watched as `.`: its files are its pages.
+    assert_eq!(hello["pages"], serde_json::json!([["", "/"]]), "{hello}");
+    let asked = TestServer::start(&[], |config| {
+        config.morph = true;
+        config.preflight = true;
+    });
+    let (_, hello) = asked.client();
+    assert_eq!(
+        (&hello["morph"], &hello["preflight"]),
+        (&true.into(), &true.into()),
+        "{hello}"
+    );
 }

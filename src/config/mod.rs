@@ -96,6 +96,14 @@ pub struct Config {
     /// Extra host names allowed in the `Host` header (the DNS-rebinding
     /// check); `all` turns the check off. Default none.
     pub allowed_hosts: Vec<String>,
+    /// Patch a changed page into the open tab instead of reloading it
+    /// (typed input, focus, scroll and JavaScript state survive); a page
+    /// can also ask with `data-morph` on the script tag. Default `false`.
+    pub morph: bool,
+    /// Before a reload, load the new page in a hidden frame and stay on
+    /// the old one, showing the errors, if it throws; a page can also ask
+    /// with `data-preflight`. Default `false`.
+    pub preflight: bool,
     /// Binary only: address to listen on. Default `127.0.0.1`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
@@ -166,6 +174,8 @@ impl Default for Config {
             max_clients: 1024,
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
+            morph: false,
+            preflight: false,
             host: None,
             port: None,
             root: None,

@@ -8,7 +8,7 @@
 pub mod files;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::front::{Behind, Front};
@@ -107,6 +107,7 @@ impl DevServer {
             Mode::Files => {
                 let files = StaticFiles::new(&root, inject)?;
                 let root = files.root().to_path_buf();
+                manager.set_pages(pages(&root, &manager.config().watch_dirs));
                 (Behind::Files(files), root)
             }
             Mode::Proxy { backend, timeout } => {
@@ -202,6 +203,28 @@ impl DevServer {
     }
 }
 
+/// For each watch dir inside the served folder `root`, the prefix of its
+/// changes' paths and the URL its files are served at, so that a page can
+/// tell whether a changed `.html` file is the page it shows.
+fn pages(root: &Path, dirs: &[WatchDir]) -> Vec<(String, String)> {
+    dirs.iter()
+        .filter_map(|dir| {
+            let path = dir.path.canonicalize().ok()?;
+            let inside = path.strip_prefix(root).ok()?;
+            let mut url = String::from("/");
+            for part in inside.components() {
+                url.push_str(&part.as_os_str().to_string_lossy());
+                url.push('/');
+            }
+            let mut prefix = dir.label.clone();
+            if !prefix.is_empty() && !prefix.ends_with('/') {
+                prefix.push('/');
+            }
+            Some((prefix, url))
+        })
+        .collect()
+}
+
 /// `http://HOST:PORT/` for a listening address; an unspecified one
 /// (`0.0.0.0`) is shown as `127.0.0.1`, which a browser can open.
 pub(crate) fn url_of(addr: SocketAddr) -> String {
@@ -220,5 +243,36 @@ impl Drop for DevServer {
         if let Err(e) = self.close() {
             log::error!("[HotReload] {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_map_watch_dirs_inside_the_root_to_urls() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let root = dir.path().canonicalize().unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(root.join("site/docs")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::create_dir_all(root.join("templates")).unwrap_or_else(|e| panic!("{e}"));
+        let served = root.join("site");
+        let dirs = [
+            WatchDir::new("site", &root),
+            WatchDir::new("./site/docs/", &root),
+            WatchDir::new("templates", &root),
+            WatchDir::new("missing", &root),
+        ];
+        assert_eq!(
+            pages(&served, &dirs),
+            [
+                ("site/".to_string(), "/".to_string()),
+                ("site/docs/".to_string(), "/docs/".to_string()),
+            ]
+        );
+        assert_eq!(
+            pages(&served, &[WatchDir::new(".", &served)]),
+            [(String::new(), "/".to_string())]
+        );
     }
 }

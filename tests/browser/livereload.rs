@@ -119,6 +119,21 @@ impl Sites {
         common::write(&self.dir.path().join(rel), content);
     }
 
+    /// The first version of the page, dated a minute back. Python's server
+    /// gives Last-Modified in whole seconds, so an edit in the same second
+    /// would be revalidated as unchanged (304) by livereload-js's plain
+    /// reload, which is that server's limit, not the client's.
+    fn write_first_page(&self, content: &str) {
+        let path = self.dir.path().join("index.html");
+        common::write(&path, content);
+        let minute_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .and_then(|f| f.set_modified(minute_ago))
+            .expect("date the page back");
+    }
+
     /// LiveReload clients hotreload counts now.
     fn livereload_clients(&self) -> u64 {
         let (_, _, body) = common::http(
@@ -177,7 +192,7 @@ fn the_real_livereload_js_swaps_css_and_images_and_reloads_pages() {
         "<script src=\"/livereload.js?host=127.0.0.1&port={}\"></script>",
         sites.livereload.port()
     );
-    sites.write("index.html", &page(&script, "fixture"));
+    sites.write_first_page(&page(&script, "fixture"));
     let mut browser = sites.open();
     assert_eq!(browser.eval("typeof window.LiveReload"), "object");
     // An image: swapped in place, with livereload-js's cache buster.
@@ -202,6 +217,9 @@ fn our_script_as_livereload_js_speaks_livereload_on_a_page_of_another_server() {
         "<script src=\"http://127.0.0.1:{}/livereload.js\"></script>",
         sites.livereload.port()
     );
+    // Written now, and edited within the same second: hotreload's client
+    // refreshes the cached page before it reloads, so the 304 that
+    // Python's whole-second Last-Modified gives cannot bring the old one back.
     sites.write("index.html", &page(&script, "fixture"));
     let mut browser = sites.open();
     assert_eq!(

@@ -6,6 +6,7 @@ mod app;
 mod cdp;
 #[path = "../common/mod.rs"]
 mod common;
+mod inplace;
 mod livereload;
 mod loom;
 
