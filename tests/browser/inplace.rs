@@ -276,3 +276,31 @@ fn the_demo_swaps_its_counter_module_and_persona_without_reloading() {
     );
     super::assert_no_console_errors_but(&mut browser, &["favicon.ico"]);
 }
+
+#[test]
+fn a_preflight_page_that_never_loads_is_given_up_on_and_reloaded() {
+    let Some(site) = site() else { return };
+    // A server that takes connections and never answers: an image from it
+    // holds the page's `load` for good.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let hang = format!(
+        "<img src='http://{}/never.png'>",
+        silent.local_addr().expect("addr")
+    );
+    site.write("pre.html", &preflight_page(""));
+    let mut browser = site.open("/pre.html");
+    let asked = std::time::Instant::now();
+    site.write("pre.html", &preflight_page(&hang));
+    browser.wait_for(
+        "window.__mark === undefined && !!document.querySelector('img')",
+        WAIT,
+        "the reload once the preflight gave up",
+    );
+    let took = asked.elapsed();
+    assert!(
+        took >= std::time::Duration::from_secs(5),
+        "{took:?}: reloaded before the preflight gave up"
+    );
+    assert_eq!(browser.eval(&format!("{OVERLAY} === null")), true);
+    drop(silent);
+}
