@@ -405,12 +405,13 @@
           selection = [focused.selectionStart, focused.selectionEnd, focused.selectionDirection];
         }
       } catch (e) { /* a field without a selection */ }
-      var morph = { byId: {}, kept: [], scripts: Array.prototype.slice.call(document.body.querySelectorAll("script")) };
+      // The old elements a patch may take: by id, and the scripts.
+      var old = { byId: {}, kept: new Set(), scripts: Array.prototype.slice.call(document.body.querySelectorAll("script")) };
       Array.prototype.forEach.call(document.body.querySelectorAll("[id]"), function (el) {
-        if (!ours(el) && !morph.byId.hasOwnProperty(el.id)) morph.byId[el.id] = el;
+        if (!ours(el) && !old.byId.hasOwnProperty(el.id)) old.byId[el.id] = el;
       });
       morphAttributes(document.body, next.body);
-      morphChildren(morph, document.body, next.body);
+      morphChildren(old, document.body, next.body);
       if (document.title !== next.title) document.title = next.title;
       // A focused field that moved lost its focus on the way: give it back.
       if (focused && focused !== document.body && document.activeElement !== focused && document.contains(focused)) {
@@ -473,25 +474,25 @@
   // with an id takes the old one of that id from wherever it is; others
   // the next unclaimed node of the same kind a little ahead; the rest is
   // built anew, taking old elements by id inside it too.
-  function morphChildren(morph, from, to) {
+  function morphChildren(old, from, to) {
     var cursor = from.firstChild;
     Array.prototype.slice.call(to.childNodes).forEach(function (want) {
       while (cursor && ours(cursor)) cursor = cursor.nextSibling;
       var match = null;
       if (want.nodeType === 1 && want.tagName === "SCRIPT") {
         // The same script, moved: a new script element would run again.
-        match = morph.scripts.filter(function (s) {
-          return morph.kept.indexOf(s) < 0 && scriptKey(s) === scriptKey(want) && !s.contains(from);
+        match = old.scripts.filter(function (s) {
+          return !old.kept.has(s) && scriptKey(s) === scriptKey(want) && !s.contains(from);
         })[0] || null;
         if (!match) throw new Error("a script that is not on the page");
       } else if (want.nodeType === 1 && want.id) {
-        var named = morph.byId[want.id];
-        if (named && named.tagName === want.tagName && morph.kept.indexOf(named) < 0 && !named.contains(from)) {
+        var named = old.byId[want.id];
+        if (named && named.tagName === want.tagName && !old.kept.has(named) && !named.contains(from)) {
           match = named;
         }
       } else {
         for (var n = cursor, k = 0; n && k < 8 && !match; n = n.nextSibling, k++) {
-          if (morph.kept.indexOf(n) < 0 && !ours(n) && compatible(n, want)) match = n;
+          if (!old.kept.has(n) && !ours(n) && compatible(n, want)) match = n;
         }
       }
       if (!match) {
@@ -501,15 +502,15 @@
       } else {
         from.insertBefore(match, cursor);
       }
-      morph.kept.push(match);
-      morphNode(morph, match, want);
+      old.kept.add(match);
+      morphNode(old, match, want);
     });
     Array.prototype.slice.call(from.childNodes).forEach(function (n) {
-      if (morph.kept.indexOf(n) < 0 && !ours(n)) from.removeChild(n);
+      if (!old.kept.has(n) && !ours(n)) from.removeChild(n);
     });
   }
 
-  function morphNode(morph, from, to) {
+  function morphNode(old, from, to) {
     if (from.nodeType !== 1) {
       if (from.nodeValue !== to.nodeValue) from.nodeValue = to.nodeValue;
       return;
@@ -526,10 +527,10 @@
       if (!from.hotreloadTouched) from.value = to.textContent;
     } else if (tag === "SELECT") {
       var picked = from.hotreloadTouched ? from.value : null;
-      morphChildren(morph, from, to);
+      morphChildren(old, from, to);
       if (picked !== null) from.value = picked;
     } else {
-      morphChildren(morph, from, to);
+      morphChildren(old, from, to);
     }
   }
 
