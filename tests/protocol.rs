@@ -99,3 +99,26 @@ fn connected_tells_pages_how_to_update_and_where_pages_come_from() {
         "{hello}"
     );
 }
+
+#[test]
+fn the_readme_gives_the_client_size() {
+    let js = hotreload::CLIENT_JS.as_bytes();
+    let raw = js.len() as f64 / 1000.0;
+    // gzip -9 of the file: deflate plus gzip's 18 bytes of framing.
+    let gzipped = (miniz_oxide::deflate::compress_to_vec(js, 9).len() + 18) as f64 / 1000.0;
+    let readme = include_str!("../README.md");
+    let said = readme
+        .split_once("no build\nstep: ")
+        .and_then(|(_, rest)| rest.split_once(" gzipped"))
+        .map(|(sizes, _)| sizes)
+        .expect("the README's client section gives the size");
+    let (said_raw, said_gzipped) = said
+        .split_once(" KB, ")
+        .map(|(r, g)| (r, g.trim_end_matches(" KB")))
+        .expect("`N KB, M KB gzipped`");
+    let close = |said: &str, real: f64| said.parse::<f64>().is_ok_and(|s| (s - real).abs() <= 0.2);
+    assert!(
+        close(said_raw, raw) && close(said_gzipped, gzipped),
+        "the README says {said:?}; the client is {raw:.1} KB, {gzipped:.1} KB gzipped"
+    );
+}
