@@ -28,7 +28,9 @@ impl Setup {
         let dir = tempfile::tempdir().expect("temp dir");
         write(&dir.path().join("static/app.css"), "h1 { color: red }");
         write(&dir.path().join("config.yaml"), config);
-        let backend = Backend::start(&dir.path().join("static"), 0);
+        // Its own loopback address: it comes back on the same port below,
+        // which another test's socket could take on 127.0.0.1.
+        let backend = Backend::start_on(&dir.path().join("static"), common::private_ip(), 0);
         let (proxy, addr) = Setup::proxy(dir.path(), &backend.url());
         Setup {
             dir,
@@ -374,7 +376,11 @@ fn a_backend_that_is_down_slow_or_broken_gets_a_clear_page_and_the_proxy_goes_on
     assert!(page.contains(SCRIPT), "{page}");
     assert_eq!(header(&lines, "x-hotreload-proxy"), Some("1"));
     // Back on the same port: answered again.
-    s.backend = Backend::start(&s.dir.path().join("static"), s.backend.addr.port());
+    let (ip, port) = match s.backend.addr {
+        SocketAddr::V4(v4) => (*v4.ip(), v4.port()),
+        SocketAddr::V6(_) => unreachable!("the backend listens on IPv4"),
+    };
+    s.backend = Backend::start_on(&s.dir.path().join("static"), ip, port);
     let (code, _, body) = s.get("/");
     assert_eq!(code, 200);
     assert!(String::from_utf8_lossy(&body).contains("backend page"));

@@ -15,8 +15,8 @@ import (
 const greeting = "Hello from loom"
 
 func main() {
-	addr := "127.0.0.1:" + os.Getenv("PORT")
-	if os.Getenv("PORT") == "" {
+	addr := os.Getenv("ADDR")
+	if addr == "" {
 		addr = "127.0.0.1:8090"
 	}
 	http.Handle("/", http.FileServer(http.Dir("web/static")))

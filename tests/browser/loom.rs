@@ -3,7 +3,7 @@
 //! swapped in place and its personas reloading the page, in Chromium.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,12 +35,11 @@ fn have_go() -> bool {
     found
 }
 
-/// A port nobody listens on right now, for the app.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+/// A loopback address of this test's own for the app (all of 127/8 is
+/// loopback), so that no other test can take its port meanwhile.
+fn private_addr() -> SocketAddr {
+    let n = std::process::id();
+    SocketAddr::from(([127, 91, (n >> 8) as u8, 2 + (n % 250) as u8], 8090))
 }
 
 /// The body of `GET path`, or `None` when nothing (or an error) answers.
@@ -78,14 +77,13 @@ fn the_worked_example_restarts_the_go_app_swaps_its_css_and_reloads_on_personas(
     let dir = tempfile::tempdir().expect("temp dir");
     let loom = dir.path();
     copy_tree(&repo.join("examples/loom"), loom);
-    let app_port = free_port();
+    let app = private_addr();
     let config = std::fs::read_to_string(loom.join("config.yaml")).expect("config.yaml");
-    assert_eq!(config.matches("8090").count(), 2, "{config}");
+    assert_eq!(config.matches("127.0.0.1:8090").count(), 2, "{config}");
     common::write(
         &loom.join("config.yaml"),
-        &config.replace("8090", &app_port.to_string()),
+        &config.replace("127.0.0.1:8090", &app.to_string()),
     );
-    let app = SocketAddr::from(([127, 0, 0, 1], app_port));
 
     // As the README runs it: in the example's folder, which has the config.
     let (server, line) = common::start_ready(
@@ -96,7 +94,7 @@ fn the_worked_example_restarts_the_go_app_swaps_its_css_and_reloads_on_personas(
     );
     let mut server = common::Proc(server);
     assert!(
-        line.contains(&format!("to http://127.0.0.1:{app_port}")),
+        line.contains(&format!("to http://{app}")),
         "ready line {line:?}"
     );
     let proxy = common::ready_line_addr(&line);

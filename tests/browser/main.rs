@@ -26,6 +26,8 @@ static ONE_BROWSER: Mutex<()> = Mutex::new(());
 /// The fixture site served by the real binary, plus one browser page on it.
 struct Site {
     dir: tempfile::TempDir,
+    /// A loopback address of this site's own (see [`common::private_ip`]).
+    ip: std::net::Ipv4Addr,
     port: u16,
     /// More arguments for the binary, such as `--build CMD`.
     args: Vec<String>,
@@ -42,9 +44,11 @@ fn site() -> Option<Site> {
 fn site_with(args: &[&str]) -> Option<Site> {
     let turn = browser_turn()?;
     let dir = fixture_copy();
-    // Port 0 the first time; a restart takes the port it had.
+    // Port 0 the first time; a restart takes the port it had, on an
+    // address no other test binds, so that nothing can take it meanwhile.
     let mut site = Site {
         dir,
+        ip: common::private_ip(),
         port: 0,
         args: args.iter().map(|a| a.to_string()).collect(),
         server: None,
@@ -101,6 +105,7 @@ impl Site {
         let (child, line) = common::start_ready(
             common::bin()
                 .args(["serve", ".", "--port", &self.port.to_string(), "-q"])
+                .args(["--host", &self.ip.to_string()])
                 .args(&self.args)
                 .current_dir(self.dir.path())
                 .stderr(Stdio::inherit()),
@@ -125,7 +130,7 @@ impl Site {
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        format!("http://{}:{}{path}", self.ip, self.port)
     }
 
     fn write(&self, rel: &str, content: &str) {
@@ -467,7 +472,7 @@ fn status_test_and_reconnect() {
     assert_eq!(status["seq"], 0);
     assert_eq!(
         status["url"],
-        format!("ws://127.0.0.1:{}/ws/hotreload", site.port)
+        format!("ws://{}:{}/ws/hotreload", site.ip, site.port)
     );
     let server_id = status["serverId"].as_str().expect("serverId").to_string();
     assert_eq!(server_id.len(), 8);
@@ -783,7 +788,8 @@ fn through_the_proxy_css_swaps_in_place_and_a_restarted_backend_reloads_the_page
         &dir.path().join("static/app.css"),
         "h1 { color: rgb(255, 0, 0); }\n",
     );
-    let mut backend = common::Backend::start(&dir.path().join("static"), 0);
+    let ip = common::private_ip();
+    let mut backend = common::Backend::start_on(&dir.path().join("static"), ip, 0);
     let (proxy, line) = common::start_ready(
         common::bin()
             .args([
@@ -823,7 +829,7 @@ fn through_the_proxy_css_swaps_in_place_and_a_restarted_backend_reloads_the_page
         WAIT,
         "the 502 page",
     );
-    backend = common::Backend::start(&dir.path().join("static"), port);
+    backend = common::Backend::start_on(&dir.path().join("static"), ip, port);
     browser.wait_for(
         &format!("document.title === 'backend' && !!document.getElementById('title') && {color} === 'rgb(0, 0, 255)'"),
         WAIT,

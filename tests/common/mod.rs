@@ -315,6 +315,22 @@ pub fn ready_line_addr(line: &str) -> SocketAddr {
         .unwrap_or_else(|e| panic!("no host:port in the ready line {line:?}: {e}"))
 }
 
+/// A loopback address (all of 127/8 is loopback) that no other test
+/// binds, for a server that must come back on the port it had: on
+/// 127.0.0.1 another test's socket could take that port meanwhile.
+pub fn private_ip() -> std::net::Ipv4Addr {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let pid = std::process::id();
+    std::net::Ipv4Addr::new(
+        127,
+        100 + (pid % 100) as u8,
+        (pid >> 7) as u8,
+        2 + (n % 250) as u8,
+    )
+}
+
 /// Sends SIGTERM, as `kill` and service managers do.
 pub fn sigterm(child: &Child) {
     let status = Command::new("kill")
@@ -392,11 +408,22 @@ pub struct Backend {
 impl Backend {
     /// Starts `backend.py` on `port` (0: any), serving `static_dir` under `/static/`.
     pub fn start(static_dir: &Path, port: u16) -> Backend {
+        Backend::start_on(static_dir, "127.0.0.1".parse().expect("an address"), port)
+    }
+
+    /// [`Backend::start`] on the address `ip`.
+    pub fn start_on(static_dir: &Path, ip: std::net::Ipv4Addr, port: u16) -> Backend {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/backend.py");
         let (child, line) = start_ready(
             Command::new("python3")
                 .arg(script)
-                .args(["--port", &port.to_string(), "--static"])
+                .args([
+                    "--host",
+                    &ip.to_string(),
+                    "--port",
+                    &port.to_string(),
+                    "--static",
+                ])
                 .arg(static_dir)
                 .stderr(Stdio::inherit()),
         );
