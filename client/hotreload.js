@@ -21,7 +21,9 @@
     if (script && script.src) home = new URL(script.src);
   } catch (e) { /* an odd src: the page's own server */ }
   var scheme = home.protocol === "https:" ? "wss://" : "ws://";
-  var url = scheme + home.host + "/ws/hotreload";
+  // The page path names this tab to the server: sync replays events on
+  // the tabs of one page, and the dashboard lists it.
+  var url = scheme + home.host + "/ws/hotreload?page=" + encodeURIComponent(location.pathname);
   // Where LiveReload snippets and the browser extensions put it: their
   // server is the script's own unless `?host=`, `?port=` or `?path=` of its
   // src say otherwise, as livereload-js reads them.
@@ -291,7 +293,7 @@
     } else if (scripts.length) {
       notify("Reloading: JavaScript file changed");
       setTimeout(reloadWhenReady, JS_RELOAD_DELAY);
-    } else if (html.length === paths.length && !html.some(showsHere)) {
+    } else if (paths.length && html.length === paths.length && !html.some(showsHere)) {
       log("another page changed (" + html.join(", ") + "); this one stays");
     } else {
       refresh();
@@ -702,6 +704,228 @@
       changes: [{ path: path, operation: "modified" }], count: 1, truncated: false });
   }
 
+  // Sync (SPEC.md section 13): what the user does in this tab is replayed
+  // on every other tab showing the same page. No echoes: the server never
+  // sends an event back to its sender, and this tab never sends what it
+  // replays. Replayed clicks and typing are synthetic (isTrusted false)
+  // or happen while `replaying` is set; a replayed scroll is known by
+  // where it lands; a navigation that a click, a submit or a replay
+  // caused is stamped in sessionStorage, so the next page does not
+  // announce it again.
+  var syncOn = false;
+  var myId = null; // this tab's id on the server, from `connected`
+  var replaying = false;
+  var announced = false;
+  var SYNC_URL = home.protocol + "//" + home.host + "/api/v1/hotreload/sync";
+  var SCROLL_EVERY = 50; // ms: at most 20 scroll events a second per scroller
+  var PAGE_KEY = "hotreload-sync-page"; // sessionStorage: the page shown before this one
+  var ACTED_KEY = "hotreload-sync-acted"; // sessionStorage: when a synced link, submit or nav went out
+  var scrollTimers = {};
+  var landed = {}; // scroller key -> [left, top, when] a replay scrolled to
+
+  function store(key, value) {
+    try {
+      if (value === undefined) return window.sessionStorage.getItem(key);
+      if (value === null) window.sessionStorage.removeItem(key);
+      else window.sessionStorage.setItem(key, value);
+    } catch (e) { /* storage off: navigation is not followed */ }
+    return null;
+  }
+
+  function acted() { store(ACTED_KEY, String(Date.now())); }
+
+  // An element's path: from the nearest ancestor with an id, then each
+  // step's tag and index among its siblings of that tag.
+  function stepsTo(el) {
+    var steps = [];
+    while (el && el.nodeType === 1 && el !== document.documentElement) {
+      if (el.id) {
+        steps.unshift("#" + el.id);
+        return steps;
+      }
+      var index = 0;
+      for (var sib = el.previousElementSibling; sib; sib = sib.previousElementSibling) {
+        if (sib.tagName === el.tagName) index++;
+      }
+      steps.unshift(el.tagName.toLowerCase() + ":" + index);
+      el = el.parentElement;
+    }
+    return steps;
+  }
+
+  function find(steps) {
+    var el = document.documentElement;
+    for (var i = 0; i < steps.length && el; i++) {
+      var step = steps[i];
+      if (step.charAt(0) === "#") {
+        el = document.getElementById(step.slice(1));
+        continue;
+      }
+      var at = step.lastIndexOf(":");
+      var tag = step.slice(0, at);
+      var n = parseInt(step.slice(at + 1), 10);
+      var found = null;
+      for (var child = el.firstElementChild; child && !found; child = child.nextElementSibling) {
+        if (child.tagName.toLowerCase() === tag && n-- === 0) found = child;
+      }
+      el = found;
+    }
+    return el;
+  }
+
+  function send(event) {
+    if (!syncOn || myId === null || replaying) return;
+    event.from = myId;
+    if (!event.page) event.page = location.pathname;
+    try {
+      // keepalive: a click that navigates still gets its event out.
+      fetch(SYNC_URL, { method: "POST", body: JSON.stringify(event), keepalive: true })
+        .catch(function () { /* the server is gone: the socket says so */ });
+    } catch (e) { /* no fetch: no sync */ }
+  }
+
+  function mine(e) {
+    return syncOn && e.isTrusted && !replaying && e.target && e.target.nodeType === 1 && !ours(e.target);
+  }
+
+  function scrollerOf(target) {
+    var page = document.scrollingElement || document.documentElement;
+    if (target === document || target === document.documentElement || target === page) return null;
+    return target && target.nodeType === 1 ? target : undefined;
+  }
+
+  function scrollBox(el) {
+    return el || document.scrollingElement || document.documentElement;
+  }
+
+  document.addEventListener("scroll", function (e) {
+    if (!syncOn || replaying) return;
+    var el = scrollerOf(e.target);
+    if (el === undefined || (el && ours(el))) return;
+    var key = el ? stepsTo(el).join(">") : "";
+    var box = scrollBox(el);
+    var was = landed[key];
+    delete landed[key];
+    if (was && Date.now() - was[2] < 1000 &&
+        Math.abs(box.scrollLeft - was[0]) <= 1 && Math.abs(box.scrollTop - was[1]) <= 1) {
+      return; // where a replay put it
+    }
+    if (scrollTimers[key]) return; // the pending send reads the latest position
+    scrollTimers[key] = setTimeout(function () {
+      delete scrollTimers[key];
+      var maxX = box.scrollWidth - box.clientWidth;
+      var maxY = box.scrollHeight - box.clientHeight;
+      var event = { kind: "scroll",
+        x: maxX > 0 ? Math.min(1, box.scrollLeft / maxX) : 0,
+        y: maxY > 0 ? Math.min(1, box.scrollTop / maxY) : 0 };
+      if (el) event.target = stepsTo(el);
+      send(event);
+    }, SCROLL_EVERY);
+  }, true);
+
+  document.addEventListener("click", function (e) {
+    if (!mine(e)) return;
+    var el = e.target;
+    // Fields say what changed through input and change; a submit button
+    // through the form's submit.
+    if (el.closest("input, select, textarea, option")) return;
+    var button = el.closest("button");
+    if (button && button.form && button.type === "submit") return;
+    var steps = stepsTo(el);
+    if (!steps.length) return;
+    if (el.closest("a[href]")) acted(); // the other tabs follow the link themselves
+    send({ kind: "click", target: steps });
+  }, true);
+
+  document.addEventListener("input", function (e) {
+    if (!mine(e)) return;
+    var el = e.target;
+    var type = String(el.type || "").toLowerCase();
+    if (!("value" in el) || el.tagName === "SELECT" || type === "checkbox" || type === "radio") return;
+    if (type === "password" || type === "file") return; // never sent anywhere
+    send({ kind: "input", target: stepsTo(el), value: String(el.value) });
+  }, true);
+
+  document.addEventListener("change", function (e) {
+    if (!mine(e)) return;
+    var el = e.target;
+    var type = String(el.type || "").toLowerCase();
+    if (type === "checkbox" || type === "radio") {
+      send({ kind: "change", target: stepsTo(el), checked: !!el.checked });
+    } else if (el.tagName === "SELECT") {
+      send({ kind: "change", target: stepsTo(el), value: String(el.value) });
+    }
+  }, true);
+
+  document.addEventListener("submit", function (e) {
+    if (!mine(e)) return;
+    acted();
+    send({ kind: "submit", target: stepsTo(e.target) });
+  }, true);
+
+  // A navigation nothing else announced (a typed address, a script, back
+  // and forward): the tabs still on the page this one left follow it.
+  function announceNavigation() {
+    if (announced) return;
+    announced = true;
+    var here = location.pathname + location.search + location.hash;
+    var before = store(PAGE_KEY);
+    store(PAGE_KEY, location.pathname + "\n" + here);
+    var when = parseInt(store(ACTED_KEY) || "0", 10);
+    store(ACTED_KEY, null); // it explains one navigation, this one
+    var nav = window.performance && performance.getEntriesByType &&
+      performance.getEntriesByType("navigation")[0];
+    if (!syncOn || !before || Date.now() - when < 5000 || (nav && nav.type === "reload")) return;
+    var from = before.split("\n");
+    if (from[1] !== here) send({ kind: "nav", page: from[0], url: here });
+  }
+
+  function fire(el, type) {
+    el.dispatchEvent(new Event(type, { bubbles: true }));
+  }
+
+  function replay(ev) {
+    if (!syncOn || !ev || ev.page !== location.pathname) return;
+    if (ev.kind === "nav") {
+      acted();
+      location.assign(ev.url);
+      return;
+    }
+    var el = ev.target ? find(ev.target) : null;
+    if (ev.target && !el) {
+      log("sync: this page has no element at " + ev.target.join(" > "));
+      return;
+    }
+    replaying = true;
+    try {
+      if (ev.kind === "scroll") {
+        var box = scrollBox(el);
+        var left = Math.round(ev.x * Math.max(0, box.scrollWidth - box.clientWidth));
+        var top = Math.round(ev.y * Math.max(0, box.scrollHeight - box.clientHeight));
+        landed[el ? ev.target.join(">") : ""] = [left, top, Date.now()];
+        (el || window).scrollTo({ left: left, top: top, behavior: "instant" });
+      } else if (ev.kind === "click") {
+        if (el.closest("a[href]")) acted();
+        el.click();
+      } else if (ev.kind === "input") {
+        el.value = ev.value;
+        fire(el, "input");
+      } else if (ev.kind === "change") {
+        if (typeof ev.checked === "boolean") el.checked = ev.checked;
+        else el.value = ev.value;
+        fire(el, "input");
+        fire(el, "change");
+      } else if (ev.kind === "submit") {
+        acted();
+        if (el.requestSubmit) el.requestSubmit();
+        else el.submit();
+      }
+    } catch (e) {
+      log("sync: could not replay a " + ev.kind + ": " + e.message);
+    }
+    replaying = false;
+  }
+
   function onMessage(event) {
     var msg;
     try { msg = JSON.parse(event.data); } catch (e) { return; }
@@ -714,6 +938,9 @@
     } else if (msg.type === "connected") {
       connected = true;
       attempts = 0;
+      myId = typeof msg.id === "number" ? msg.id : null;
+      syncOn = !!msg.sync;
+      announceNavigation();
       if (msg.morph) morph = true;
       if (msg.preflight) preflight = true;
       pages = msg.pages || null;
@@ -732,6 +959,10 @@
       onBuild(msg);
     } else if (msg.type === "test") {
       onTest(msg);
+    } else if (msg.type === "sync_state") {
+      syncOn = !!msg.enabled;
+    } else if (msg.type === "sync") {
+      replay(msg.event);
     }
   }
 
@@ -778,7 +1009,7 @@
     dispose: function (path, callback) { register("dispose", path, callback); },
     status: function () {
       return { connected: connected, attempts: attempts, serverId: serverId, seq: seq, url: url,
-        protocol: livereload ? "livereload" : "hotreload" };
+        protocol: livereload ? "livereload" : "hotreload", id: myId, sync: syncOn };
     },
     test: function () {
       notify("Reloading: hot reload test");

@@ -6,6 +6,10 @@
 //! full is dropped; on reconnecting it sees a higher `seq` and reloads, so
 //! no reload is lost. Each client's thread ([`crate::client`]) is started
 //! here and joined by [`Hub::close`].
+//!
+//! The hub also keeps what the dashboard shows (SPEC.md section 13): the
+//! tabs, the [`History`], and whether sync is on; it replays sync events
+//! on the tabs of the sender's page.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,8 +20,48 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded, unbounded};
 use tungstenite::{Message, Utf8Bytes};
 
 use crate::client::{self, Doorbell, Frames, Socket};
-use crate::livereload::{self, Dialect};
-use crate::protocol::{self, Change, ChangeBatch};
+use crate::history::{self, History};
+use crate::livereload;
+use crate::protocol::{self, Change, ChangeBatch, push_json_str};
+use crate::sync::{self, Allowance};
+
+/// What a WebSocket client speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// Ours: `/ws/hotreload`, SPEC.md section 4.
+    HotReload,
+    /// LiveReload protocol 7: `/livereload`.
+    LiveReload,
+    /// The dashboard's own socket (`/ws/hotreload?dashboard=1`): the
+    /// tabs, the timeline and the sync switch, never a batch. Not a tab,
+    /// so not counted in `connected_clients`.
+    Dashboard,
+}
+
+/// Who a client is, as its upgrade said: shown on the dashboard, and the
+/// page its sync events are replayed on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Visitor {
+    /// The path of the page it shows (`/docs/`), from `?page=`.
+    pub page: String,
+    /// A short name of its browser (`Chrome 156 (Android)`).
+    pub browser: String,
+}
+
+/// A dashboard's queue: entries of a burst of batches and commands, and
+/// the tab list as it changes, without it counting as stalled.
+const DASHBOARD_BUFFER: usize = 256;
+
+/// Why a sync event was not replayed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum NotRelayed {
+    /// Sync is off.
+    Off,
+    /// No tab of ours with the sender's id is connected.
+    UnknownSender,
+    /// The sender is over its rate.
+    TooMany,
+}
 
 /// How long `close()` waits for client threads to send their close frames.
 pub(crate) const SHUTDOWN_WAIT: Duration = Duration::from_millis(700);
@@ -42,6 +86,8 @@ pub(crate) struct Settings {
     pub preflight: bool,
     pub heartbeat: Duration,
     pub max_clients: usize,
+    /// Sync at start (`sync` of the config); the dashboard switches it.
+    pub sync: bool,
 }
 
 /// The last batch, as the status route shows it.
@@ -53,6 +99,9 @@ pub(crate) struct Snapshot {
     pub seq: u64,
     pub last: Option<ChangeBatch>,
     pub commands: Vec<protocol::CommandReport>,
+    pub sync: bool,
+    /// The tabs as a JSON list (see [`tabs_json`]).
+    pub tabs: String,
 }
 
 /// Every connected client and Rust subscriber, and the batch counter.
@@ -83,11 +132,18 @@ struct State {
     subscribers: Vec<Sender<ChangeBatch>>,
     /// Cloned into each client thread; `None` once closed.
     alive: Option<Sender<()>>,
+    history: History,
+    sync: bool,
 }
 
-/// A connected client: what it speaks, and its queue.
+/// A connected client: what it speaks, who it is, and its queue.
 struct Peer {
     dialect: Dialect,
+    visitor: Visitor,
+    /// When it connected, in Unix milliseconds.
+    since_ms: u64,
+    /// How many sync events it may still send.
+    allowance: Allowance,
     queue: Sender<Frames>,
 }
 
@@ -112,6 +168,8 @@ impl Hub {
                 threads: HashMap::new(),
                 subscribers: Vec::new(),
                 alive: Some(alive),
+                history: History::default(),
+                sync: settings.sync,
             }),
             all_ended,
             doorbell: Doorbell::default(),
@@ -147,6 +205,7 @@ impl Hub {
         self: &Arc<Self>,
         socket: Socket,
         dialect: Dialect,
+        visitor: Visitor,
     ) -> Result<u64, (Refused, Socket)> {
         let mut state = self.lock();
         let Some(alive) = state.alive.clone() else {
@@ -161,15 +220,29 @@ impl Hub {
         // Places beyond the buffer for `connected` and the pinned messages:
         // the buffer counts batches, so `client_buffer: 1` takes one before
         // the client is stalled.
-        let (tx, rx) = bounded(self.settings.buffer.max(1) + 1 + state.pinned.len());
+        let (tx, rx) = match dialect {
+            Dialect::Dashboard => bounded(DASHBOARD_BUFFER),
+            _ => bounded(self.settings.buffer.max(1) + 1 + state.pinned.len()),
+        };
         // The channel is new and has room, so these cannot fail. Under the
         // lock, so `connected.seq` and the first batch the client gets agree.
-        if dialect == Dialect::HotReload {
-            let hello = protocol::connected_message(&self.server_id, state.seq, &state.welcome);
-            let _ = tx.try_send(frames([hello]));
-            for (_, pinned) in &state.pinned {
-                let _ = tx.try_send(frames([pinned.clone()]));
+        let hello =
+            protocol::connected_message(&self.server_id, state.seq, id, state.sync, &state.welcome);
+        match dialect {
+            Dialect::HotReload => {
+                let _ = tx.try_send(frames([hello]));
+                for (_, pinned) in &state.pinned {
+                    let _ = tx.try_send(frames([pinned.clone()]));
+                }
             }
+            Dialect::Dashboard => {
+                let _ = tx.try_send(frames([
+                    hello,
+                    clients_message(&state),
+                    sync_state_message(state.sync),
+                ]));
+            }
+            Dialect::LiveReload => {}
         }
         let hub = Arc::clone(self);
         let heartbeat = self.settings.heartbeat;
@@ -191,12 +264,27 @@ impl Hub {
             Ok(thread) => {
                 // The thread waits on `started`, so the send cannot fail.
                 let _ = start.send(socket);
-                state.clients.insert(id, Peer { dialect, queue: tx });
+                let peer = Peer {
+                    dialect,
+                    visitor,
+                    since_ms: history::unix_millis(),
+                    allowance: Allowance::new(Instant::now()),
+                    queue: tx,
+                };
+                state.clients.insert(id, peer);
                 state.threads.insert(id, thread);
                 log::debug!(
                     "[HotReload] client {id} connected ({} now)",
                     state.clients.len()
                 );
+                let stalled = if dialect == Dialect::Dashboard {
+                    Vec::new()
+                } else {
+                    let tabs = clients_message(&state);
+                    to_dashboards(&mut state, &frames([tabs]))
+                };
+                drop(state);
+                self.rang(stalled);
                 Ok(id)
             }
             Err(e) => {
@@ -224,10 +312,11 @@ impl Hub {
             .values()
             .any(|p| p.dialect == Dialect::LiveReload)
             .then(|| frames(livereload::reload_commands(&batch)));
-        let stalled = fan_out(&mut state, &ours, theirs.as_ref());
+        let (clients, mut stalled) = fan_out(&mut state, &ours, theirs.as_ref());
         state.subscribers.retain(|s| s.send(batch.clone()).is_ok());
         state.last = Some(batch.clone());
-        let clients = state.clients.len();
+        let entry = history_message(state.history.batch(&batch, clients));
+        stalled.extend(to_dashboards(&mut state, &frames([entry])));
         drop(state);
         self.rang(stalled);
         log::info!(
@@ -250,9 +339,66 @@ impl Hub {
         if state.alive.is_none() {
             return;
         }
-        let stalled = fan_out(&mut state, &frames([message]), None);
+        let (_, stalled) = fan_out(&mut state, &frames([message]), None);
         drop(state);
         self.rang(stalled);
+    }
+
+    /// Switches sync on or off, and tells every page and dashboard.
+    pub(crate) fn set_sync(&self, on: bool) {
+        let mut state = self.lock();
+        if state.alive.is_none() || state.sync == on {
+            return;
+        }
+        state.sync = on;
+        let message = frames([sync_state_message(on)]);
+        let (_, mut stalled) = fan_out(&mut state, &message, None);
+        stalled.extend(to_dashboards(&mut state, &message));
+        drop(state);
+        log::info!("[HotReload] sync {}", if on { "on" } else { "off" });
+        self.rang(stalled);
+    }
+
+    /// Replays a tab's event on every other tab of ours showing the same
+    /// page; returns how many got it. Never sent back to the sender, and
+    /// never at the cost of a batch: a tab whose queue is half full skips
+    /// the event rather than being dropped for it.
+    pub(crate) fn relay(&self, event: &sync::Event) -> Result<usize, NotRelayed> {
+        let mut state = self.lock();
+        if state.alive.is_none() || !state.sync {
+            return Err(NotRelayed::Off);
+        }
+        let sender = state
+            .clients
+            .get_mut(&event.from)
+            .filter(|p| p.dialect == Dialect::HotReload)
+            .ok_or(NotRelayed::UnknownSender)?;
+        if !sender.allowance.take(Instant::now()) {
+            return Err(NotRelayed::TooMany);
+        }
+        let message = frames([event.message()]);
+        let mut sent = 0;
+        for (id, peer) in &state.clients {
+            let roomy = peer.queue.len() * 2 < peer.queue.capacity().unwrap_or(usize::MAX);
+            if *id != event.from
+                && peer.dialect == Dialect::HotReload
+                && peer.visitor.page == event.page
+                && roomy
+                && peer.queue.try_send(Arc::clone(&message)).is_ok()
+            {
+                sent += 1;
+            }
+        }
+        drop(state);
+        if sent > 0 {
+            self.doorbell.ring();
+        }
+        Ok(sent)
+    }
+
+    /// The newest `limit` entries of the history, as the route answers.
+    pub(crate) fn history_json(&self, limit: usize) -> String {
+        self.lock().history.json(limit)
     }
 
     /// A message every client gets right after `connected` from now on (a
@@ -275,9 +421,15 @@ impl Hub {
     /// Remembers the latest result of a command, for the status route.
     pub(crate) fn record(&self, report: protocol::CommandReport) {
         let mut state = self.lock();
+        let entry = state.history.command(&report).map(history_message);
         state.commands.retain(|r| r.kind != report.kind);
         state.commands.push(report);
         state.commands.sort_by_key(|r| r.kind);
+        if let Some(entry) = entry {
+            let stalled = to_dashboards(&mut state, &frames([entry]));
+            drop(state);
+            self.rang(stalled);
+        }
     }
 
     /// Wakes the client threads after queueing, and says who was dropped.
@@ -306,7 +458,11 @@ impl Hub {
     pub(crate) fn snapshot(&self) -> Snapshot {
         let state = self.lock();
         Snapshot {
-            clients: state.clients.len(),
+            clients: state
+                .clients
+                .values()
+                .filter(|p| p.dialect != Dialect::Dashboard)
+                .count(),
             livereload: state
                 .clients
                 .values()
@@ -315,17 +471,26 @@ impl Hub {
             seq: state.seq,
             last: state.last.clone(),
             commands: state.commands.clone(),
+            sync: state.sync,
+            tabs: tabs_json(&state),
         }
     }
 
     /// A client thread ended: it no longer counts as connected.
     fn forget(&self, id: u64) {
         let mut state = self.lock();
-        if state.clients.remove(&id).is_some() {
-            log::debug!(
-                "[HotReload] client {id} disconnected ({} left)",
-                state.clients.len()
-            );
+        let Some(gone) = state.clients.remove(&id) else {
+            return;
+        };
+        log::debug!(
+            "[HotReload] client {id} disconnected ({} left)",
+            state.clients.len()
+        );
+        if gone.dialect != Dialect::Dashboard {
+            let tabs = clients_message(&state);
+            let stalled = to_dashboards(&mut state, &frames([tabs]));
+            drop(state);
+            self.rang(stalled);
         }
     }
 
@@ -376,17 +541,42 @@ fn frames(texts: impl IntoIterator<Item = String>) -> Frames {
 
 /// Queues `ours` for every client of ours and `theirs` (if any) for every
 /// LiveReload client, without waiting; a client whose queue is full is
-/// dropped (it reloads when it reconnects). Returns those dropped.
-fn fan_out(state: &mut State, ours: &Frames, theirs: Option<&Frames>) -> Vec<u64> {
+/// dropped (it reloads when it reconnects). Returns how many got it, and
+/// those dropped.
+fn fan_out(state: &mut State, ours: &Frames, theirs: Option<&Frames>) -> (usize, Vec<u64>) {
+    let pick = |dialect| match dialect {
+        Dialect::HotReload => Some(ours),
+        Dialect::LiveReload => theirs,
+        Dialect::Dashboard => None,
+    };
+    queue_where(state, pick)
+}
+
+/// Queues `message` for every dashboard; returns those dropped.
+fn to_dashboards(state: &mut State, message: &Frames) -> Vec<u64> {
+    queue_where(state, |dialect| {
+        (dialect == Dialect::Dashboard).then_some(message)
+    })
+    .1
+}
+
+/// Queues for each client what `pick` gives its dialect; a client whose
+/// queue is full is dropped. Returns how many took it, and those dropped.
+fn queue_where<'f>(
+    state: &mut State,
+    pick: impl Fn(Dialect) -> Option<&'f Frames>,
+) -> (usize, Vec<u64>) {
+    let mut sent = 0;
     let mut stalled = Vec::new();
     state.clients.retain(|id, peer| {
-        let frames = match (peer.dialect, theirs) {
-            (Dialect::HotReload, _) => ours,
-            (Dialect::LiveReload, Some(theirs)) => theirs,
-            (Dialect::LiveReload, None) => return true,
+        let Some(frames) = pick(peer.dialect) else {
+            return true;
         };
         match peer.queue.try_send(Arc::clone(frames)) {
-            Ok(()) => true,
+            Ok(()) => {
+                sent += 1;
+                true
+            }
             Err(TrySendError::Full(_)) => {
                 stalled.push(*id);
                 false
@@ -394,7 +584,53 @@ fn fan_out(state: &mut State, ours: &Frames, theirs: Option<&Frames>) -> Vec<u64
             Err(TrySendError::Disconnected(_)) => false,
         }
     });
-    stalled
+    (sent, stalled)
+}
+
+/// The tabs (every client but dashboards) as a JSON list, oldest first:
+/// `[{"id":3,"page":"/","browser":"Chrome 156","since_ms":...,"protocol":"hotreload"}]`.
+fn tabs_json(state: &State) -> String {
+    let mut tabs: Vec<(&u64, &Peer)> = state
+        .clients
+        .iter()
+        .filter(|(_, p)| p.dialect != Dialect::Dashboard)
+        .collect();
+    tabs.sort_by_key(|(id, _)| **id);
+    let mut out = String::from("[");
+    for (i, (id, peer)) in tabs.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&format!(r#"{{"id":{id},"page":"#));
+        push_json_str(&mut out, &peer.visitor.page);
+        out.push_str(r#","browser":"#);
+        push_json_str(&mut out, &peer.visitor.browser);
+        let protocol = match peer.dialect {
+            Dialect::LiveReload => "livereload",
+            _ => "hotreload",
+        };
+        out.push_str(&format!(
+            r#","since_ms":{},"protocol":"{protocol}"}}"#,
+            peer.since_ms
+        ));
+    }
+    out.push(']');
+    out
+}
+
+/// `{"type":"clients","clients":[...]}` for dashboards.
+fn clients_message(state: &State) -> String {
+    format!(r#"{{"type":"clients","clients":{}}}"#, tabs_json(state))
+}
+
+/// `{"type":"sync_state","enabled":...}` for pages and dashboards.
+fn sync_state_message(on: bool) -> String {
+    format!(r#"{{"type":"sync_state","enabled":{on}}}"#)
+}
+
+/// `{"type":"history","entry":{...}}` for dashboards.
+fn history_message(entry: &str) -> String {
+    format!(r#"{{"type":"history","entry":{entry}}}"#)
 }
 
 /// `a.css modified` or `a.css modified and 3 more`.

@@ -138,8 +138,10 @@
 mod client;
 mod commands;
 pub mod config;
+pub mod dashboard;
 mod error;
 mod front;
+mod history;
 pub mod http;
 mod hub;
 pub mod livereload;
@@ -149,6 +151,7 @@ pub mod proxy;
 pub mod serve;
 pub mod server;
 mod stoppable;
+mod sync;
 mod watcher;
 
 pub use config::{Config, WatchDir};

@@ -32,15 +32,6 @@ const PROTOCOL_7: &str = "http://livereload.com/protocols/official-7";
 /// The extensions' probe: a `hello` answered means a server is there.
 const CONNECTION_CHECK: &str = "http://livereload.com/protocols/connection-check-1";
 
-/// What a WebSocket client speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dialect {
-    /// Ours: `/ws/hotreload`, SPEC.md section 4.
-    HotReload,
-    /// LiveReload protocol 7: `/livereload`.
-    LiveReload,
-}
-
 /// The server's `hello`, the first thing a LiveReload client hears.
 const HELLO: &str = r#"{"command":"hello","protocols":["http://livereload.com/protocols/official-7"],"serverName":"hotreload"}"#;
 

@@ -71,6 +71,9 @@ Options of serve, proxy and watch:
                     backend)
   --test CMD        run CMD after each change that went out; its result shows
                     in the page (commands run in this folder, through sh -c)
+  --sync            mirror scrolling, clicks, typing and navigation between
+                    tabs on the same page, phones included (switch it at
+                    /hotreload/, the dashboard)
   --no-inject       do not add the reload script to HTML pages (serve, proxy)
   -q, --quiet       print warnings and errors only
   -v, --verbose     print every client and event decision
@@ -227,6 +230,7 @@ struct Flags {
     ready_url: Option<String>,
     test: Option<String>,
     no_inject: bool,
+    sync: bool,
     quiet: bool,
     verbose: bool,
 }
@@ -269,6 +273,7 @@ fn flags(mut args: lexopt::Parser, mode: Mode) -> Result<Flags, Failure> {
             Long("ready-url") => f.ready_url = Some(text(&mut args, "--ready-url")?),
             Long("test") => f.test = Some(text(&mut args, "--test")?),
             Long("no-inject") => f.no_inject = true,
+            Long("sync") => f.sync = true,
             Short('q') | Long("quiet") => f.quiet = true,
             Short('v') | Long("verbose") => f.verbose = true,
             Value(v) => {
@@ -383,6 +388,7 @@ fn run(args: lexopt::Parser, mut mode: Mode) -> Result<ExitCode, Failure> {
     if f.livereload_port.is_some() {
         config.livereload_port = f.livereload_port;
     }
+    config.sync |= f.sync;
     let inject = !f.no_inject && config.inject.unwrap_or(true);
     let (stop_tx, stop) = crossbeam_channel::bounded::<()>(1);
     ctrlc::set_handler(move || {

@@ -76,6 +76,7 @@ impl Manager {
                 preflight: config.preflight,
                 heartbeat: Duration::from_millis(config.heartbeat_ms),
                 max_clients: config.max_clients,
+                sync: config.sync,
             },
             new_server_id(),
         ));

@@ -142,12 +142,20 @@ pub(crate) struct Welcome {
     pub pages: Vec<(String, String)>,
 }
 
-/// `{"type":"connected",...}`, the first message on every connection.
-pub(crate) fn connected_message(server_id: &str, seq: u64, welcome: &Welcome) -> String {
+/// `{"type":"connected",...}`, the first message on every connection:
+/// the server's id and numbering, the client's own `id` (what its sync
+/// events say they come from), whether sync is on, and the [`Welcome`].
+pub(crate) fn connected_message(
+    server_id: &str,
+    seq: u64,
+    id: u64,
+    sync: bool,
+    welcome: &Welcome,
+) -> String {
     let mut out = String::with_capacity(96);
     out.push_str(r#"{"type":"connected","message":"Hot-reload enabled","server_id":"#);
     push_json_str(&mut out, server_id);
-    let _ = write!(out, r#","seq":{seq}"#);
+    let _ = write!(out, r#","seq":{seq},"id":{id},"sync":{sync}"#);
     if welcome.morph {
         out.push_str(r#","morph":true"#);
     }

@@ -1,8 +1,10 @@
-//! The hot-reload routes on the host's tiny_http server: status, client script, upgrade.
+//! The hot-reload routes on the host's tiny_http server: status, client
+//! script, upgrade, and the dashboard's (history, sync, reload).
 //!
 //! Runs on whatever thread calls it (tiny_http's workers); an accepted
 //! WebSocket is handed to the client hub, which starts its thread.
 
+use std::io::Read;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -13,9 +15,12 @@ use tungstenite::protocol::{CloseFrame, Role};
 
 use crate::client;
 use crate::config::Config;
-use crate::hub::{Hub, Refused};
-use crate::livereload::{self, Dialect, LIVERELOAD_JS_PATH, LIVERELOAD_PATH};
+use crate::dashboard::{self, DASHBOARD_HTML, DASHBOARD_PATH};
+use crate::history::MAX_ENTRIES;
+use crate::hub::{Dialect, Hub, NotRelayed, Refused, Visitor};
+use crate::livereload::{self, LIVERELOAD_JS_PATH, LIVERELOAD_PATH};
 use crate::protocol::push_json_str;
+use crate::sync::{self, MAX_EVENT_BYTES};
 
 /// The WebSocket endpoint.
 pub const WS_PATH: &str = "/ws/hotreload";
@@ -25,6 +30,38 @@ pub const STATUS_PATH: &str = "/api/v1/hotreload/status";
 pub const CLIENT_PATH: &str = "/static/js/hotreload.js";
 /// The browser script, for hosts that serve it themselves.
 pub const CLIENT_JS: &str = include_str!("../client/hotreload.js");
+/// `GET ?limit=N`: the last batches, builds and tests, newest first (JSON).
+pub const HISTORY_PATH: &str = "/api/v1/hotreload/history";
+/// `POST`: a tab's sync event, replayed on the other tabs of its page.
+pub const SYNC_PATH: &str = "/api/v1/hotreload/sync";
+/// `POST`: switch sync on.
+pub const SYNC_ON_PATH: &str = "/api/v1/hotreload/sync/on";
+/// `POST`: switch sync off.
+pub const SYNC_OFF_PATH: &str = "/api/v1/hotreload/sync/off";
+/// `POST`: reload every tab.
+pub const RELOAD_PATH: &str = "/api/v1/hotreload/reload";
+
+/// The history route's `limit` when none is given.
+const DEFAULT_HISTORY: usize = 100;
+
+/// Every path the hot-reload routes answer.
+const ROUTES: [&str; 12] = [
+    WS_PATH,
+    STATUS_PATH,
+    CLIENT_PATH,
+    LIVERELOAD_PATH,
+    LIVERELOAD_JS_PATH,
+    DASHBOARD_PATH,
+    "/hotreload",
+    HISTORY_PATH,
+    SYNC_PATH,
+    SYNC_ON_PATH,
+    SYNC_OFF_PATH,
+    RELOAD_PATH,
+];
+
+/// The routes that take a body (`POST`).
+const POSTED: [&str; 4] = [SYNC_PATH, SYNC_ON_PATH, SYNC_OFF_PATH, RELOAD_PATH];
 
 /// Answers the hot-reload routes. Cheap to clone; every clone serves the
 /// same clients. Obtained from [`Manager::server`](crate::Manager::server).
@@ -95,8 +132,20 @@ impl Server {
     ///     }
     /// }
     /// ```
-    pub fn handle(&self, request: Request) -> Option<Request> {
-        let answer = self.route(&request);
+    pub fn handle(&self, mut request: Request) -> Option<Request> {
+        let mut body = Vec::new();
+        if let Some(limit) = self.body_limit(&request) {
+            // One byte more than the limit tells a body that is too long.
+            let read = request
+                .as_reader()
+                .take(limit as u64 + 1)
+                .read_to_end(&mut body);
+            if let Err(e) = read {
+                log::debug!("[HotReload] could not read a request body: {e}");
+                return None;
+            }
+        }
+        let answer = self.route(&request, &body);
         self.answered(request, answer)
     }
 
@@ -148,30 +197,160 @@ impl Server {
         self.send(request, answer);
     }
 
+    /// How many bytes of body a route reads from `request`, when it is a
+    /// `POST` to one of ours: read at most this many plus one (more is 413).
+    pub(crate) fn body_limit(&self, request: &impl Asked) -> Option<usize> {
+        let ours = POSTED.contains(&path_of(request));
+        (self.is_enabled() && ours && request.method() == "POST").then_some(MAX_EVENT_BYTES)
+    }
+
     /// What the hot-reload routes answer `request`, checked by [`screen`];
     /// `None` when its path is not theirs, or hot reload is disabled.
+    /// `body` is what was read as [`body_limit`] says (empty for others).
     ///
     /// [`screen`]: Self::screen
-    pub(crate) fn route(&self, request: &impl Asked) -> Option<Answer> {
+    /// [`body_limit`]: Self::body_limit
+    pub(crate) fn route(&self, request: &impl Asked, body: &[u8]) -> Option<Answer> {
         if !self.is_enabled() {
             return None;
         }
-        let path = request.url().split(['?', '#']).next().unwrap_or("");
-        if !matches!(
-            path,
-            WS_PATH | STATUS_PATH | CLIENT_PATH | LIVERELOAD_PATH | LIVERELOAD_JS_PATH
-        ) {
+        let path = path_of(request);
+        if !ROUTES.contains(&path) {
             return None;
         }
         if let Some(refused) = self.screen(request) {
             return Some(refused);
         }
+        if POSTED.contains(&path) {
+            return Some(self.posted(request, path, body));
+        }
+        let upgrade = matches!(path, WS_PATH | LIVERELOAD_PATH);
+        if !upgrade && !matches!(request.method(), "GET" | "HEAD") {
+            return Some(Answer::text(405, "use GET").with("Allow", "GET, HEAD"));
+        }
         Some(match path {
             WS_PATH => self.websocket(request, Dialect::HotReload),
             LIVERELOAD_PATH => self.websocket(request, Dialect::LiveReload),
             STATUS_PATH => self.status(request),
+            HISTORY_PATH => self.history(request),
+            DASHBOARD_PATH => Answer::Reply {
+                status: 200,
+                headers: vec![
+                    ("Content-Type", "text/html; charset=utf-8".into()),
+                    ("Cache-Control", "no-cache".into()),
+                ],
+                body: DASHBOARD_HTML.as_bytes().to_vec(),
+            },
+            "/hotreload" => Answer::text(301, format!("the dashboard is at {DASHBOARD_PATH}"))
+                .with("Location", DASHBOARD_PATH),
             _ => self.client_script(),
         })
+    }
+
+    /// The `POST` routes: from a page of this server (or a tool that sends
+    /// no `Origin`), never from another site's page.
+    fn posted(&self, request: &impl Asked, path: &str, body: &[u8]) -> Answer {
+        let Some(hub) = &self.inner.hub else {
+            return Answer::text(404, "hot reload is disabled");
+        };
+        if request.method() != "POST" {
+            return Answer::text(405, "use POST").with("Allow", "POST");
+        }
+        let origin = request.header("Origin");
+        if let Some(origin) = origin.as_deref() {
+            let host = request.header("Host");
+            if !same_origin(origin, host.as_deref(), &self.inner.allowed_origins) {
+                log::warn!("[HotReload] refused a POST to {path} from origin {origin}");
+                return Answer::text(
+                    403,
+                    format!(
+                        "origin {origin} may not {}; only pages of this server may (add it to hot_reload.allowed_origins to allow it)",
+                        if path == SYNC_PATH {
+                            "send sync events"
+                        } else {
+                            "use the dashboard's actions"
+                        }
+                    ),
+                );
+            }
+        }
+        if body.len() > MAX_EVENT_BYTES {
+            return Answer::text(
+                413,
+                format!("the body is over {} KiB", MAX_EVENT_BYTES / 1024),
+            );
+        }
+        let json = |body: String| Answer::Reply {
+            status: 200,
+            headers: vec![
+                ("Content-Type", "application/json".into()),
+                ("Cache-Control", "no-cache".into()),
+            ],
+            body: body.into_bytes(),
+        };
+        match path {
+            RELOAD_PATH => {
+                let seq = hub.broadcast(Vec::new()).map_or(0, |b| b.seq);
+                json(format!(r#"{{"seq":{seq}}}"#))
+            }
+            SYNC_ON_PATH | SYNC_OFF_PATH => {
+                hub.set_sync(path == SYNC_ON_PATH);
+                json(format!(r#"{{"sync":{}}}"#, hub.snapshot().sync))
+            }
+            _ => {
+                let event = match sync::Event::parse(body) {
+                    Ok(event) => event,
+                    Err(why) => return Answer::text(400, why),
+                };
+                match hub.relay(&event) {
+                    Ok(sent) => json(format!(r#"{{"sent":{sent}}}"#)),
+                    Err(NotRelayed::Off) => Answer::text(
+                        409,
+                        "sync is off; switch it on at /hotreload/ or start with --sync",
+                    ),
+                    Err(NotRelayed::UnknownSender) => Answer::text(
+                        404,
+                        format!(
+                            "no tab with id {} is connected; `from` is the id of the tab's `connected` message",
+                            event.from
+                        ),
+                    ),
+                    Err(NotRelayed::TooMany) => {
+                        Answer::text(429, "too many sync events from this tab; slow down")
+                            .with("Retry-After", "1")
+                    }
+                }
+            }
+        }
+    }
+
+    /// `GET /api/v1/hotreload/history?limit=N`.
+    fn history(&self, request: &impl Asked) -> Answer {
+        let Some(hub) = &self.inner.hub else {
+            return Answer::text(404, "hot reload is disabled");
+        };
+        let limit = match query_value(request.url(), "limit") {
+            None => DEFAULT_HISTORY,
+            Some(text) => match text.parse::<usize>() {
+                Ok(n) if (1..=MAX_ENTRIES).contains(&n) => n,
+                _ => {
+                    return Answer::text(
+                        400,
+                        format!(
+                            "limit must be a whole number from 1 to {MAX_ENTRIES}, not {text:?} (the default is {DEFAULT_HISTORY})"
+                        ),
+                    );
+                }
+            },
+        };
+        Answer::Reply {
+            status: 200,
+            headers: vec![
+                ("Content-Type", "application/json".into()),
+                ("Cache-Control", "no-cache".into()),
+            ],
+            body: hub.history_json(limit).into_bytes(),
+        }
     }
 
     /// What the LiveReload port (`livereload_port`) answers: `/livereload`
@@ -179,7 +358,7 @@ impl Server {
     pub(crate) fn route_livereload_port(&self, request: &impl Asked) -> Answer {
         let path = request.url().split(['?', '#']).next().unwrap_or("");
         let routed = match path {
-            LIVERELOAD_PATH | LIVERELOAD_JS_PATH => self.route(request),
+            LIVERELOAD_PATH | LIVERELOAD_JS_PATH => self.route(request, &[]),
             _ => self.screen(request),
         };
         routed.unwrap_or_else(|| {
@@ -229,7 +408,7 @@ impl Server {
             return Answer::text(
                 426,
                 match dialect {
-                    Dialect::HotReload => {
+                    Dialect::HotReload | Dialect::Dashboard => {
                         "this is the hot-reload WebSocket endpoint: connect with a WebSocket client (the page script /static/js/hotreload.js does)"
                     }
                     Dialect::LiveReload => {
@@ -277,18 +456,27 @@ impl Server {
             )
             .with("Retry-After", "5");
         }
+        let url = request.url();
+        let dialect = match query_value(url, "dashboard") {
+            Some(_) if dialect == Dialect::HotReload => Dialect::Dashboard,
+            _ => dialect,
+        };
+        let visitor = Visitor {
+            page: query_value(url, "page")
+                .filter(|p| p.starts_with('/') && p.len() <= 4096)
+                .unwrap_or_default(),
+            browser: dashboard::browser_name(&request.header("User-Agent").unwrap_or_default()),
+        };
         Answer::Upgrade {
             accept: tungstenite::handshake::derive_accept_key(key.as_bytes()),
             dialect,
+            visitor,
         }
     }
 
-    fn status(&self, request: &impl Asked) -> Answer {
+    fn status(&self, _request: &impl Asked) -> Answer {
         if self.inner.hub.is_none() {
             return Answer::text(404, "hot reload is disabled");
-        }
-        if !matches!(request.method(), "GET" | "HEAD") {
-            return Answer::text(405, "use GET").with("Allow", "GET, HEAD");
         }
         Answer::Reply {
             status: 200,
@@ -331,10 +519,14 @@ impl Server {
                 }
                 respond(request, response);
             }
-            Answer::Upgrade { accept, dialect } => {
+            Answer::Upgrade {
+                accept,
+                dialect,
+                visitor,
+            } => {
                 let response =
                     Response::empty(101).with_header(header("Sec-WebSocket-Accept", &accept));
-                self.take_socket(request.upgrade("websocket", response), dialect);
+                self.take_socket(request.upgrade("websocket", response), dialect, visitor);
             }
         }
     }
@@ -343,7 +535,12 @@ impl Server {
     /// its thread; refused when full or closing, with a close frame saying so.
     /// A LiveReload client first says hello, on the calling thread, so that
     /// until then it is the caller's to shut down and is not counted.
-    pub(crate) fn take_socket(&self, stream: Box<dyn ReadWrite + Send>, dialect: Dialect) {
+    pub(crate) fn take_socket(
+        &self,
+        stream: Box<dyn ReadWrite + Send>,
+        dialect: Dialect,
+        visitor: Visitor,
+    ) {
         let Some(hub) = &self.inner.hub else { return };
         let mut socket =
             WebSocket::from_raw_socket(stream, Role::Server, Some(client::socket_config()));
@@ -354,7 +551,7 @@ impl Server {
                 return;
             }
         }
-        if let Err((why, mut socket)) = hub.connect(socket, dialect) {
+        if let Err((why, mut socket)) = hub.connect(socket, dialect, visitor) {
             // Lost a race for the last place, or shutting down: say so in the protocol.
             let code = match why {
                 Refused::Closed => CloseCode::Away,
@@ -421,7 +618,12 @@ impl Server {
                 report.status_json()
             ));
         }
-        out.push_str("},\"server_id\":");
+        out.push_str(&format!(
+            "}},\"sync\":{},\"tabs\":{}",
+            snapshot.as_ref().is_some_and(|s| s.sync),
+            snapshot.as_ref().map_or("[]", |s| s.tabs.as_str())
+        ));
+        out.push_str(",\"server_id\":");
         push_json_str(&mut out, inner.hub.as_ref().map_or("", |h| h.server_id()));
         out.push_str(&format!(
             ",\"uptime_secs\":{},\"version\":\"{}\"}}",
@@ -516,7 +718,11 @@ pub(crate) enum Answer {
     },
     /// `101 Switching Protocols` with this `Sec-WebSocket-Accept`; the
     /// connection then goes to [`Server::take_socket`].
-    Upgrade { accept: String, dialect: Dialect },
+    Upgrade {
+        accept: String,
+        dialect: Dialect,
+        visitor: Visitor,
+    },
 }
 
 impl Answer {
@@ -616,6 +822,60 @@ impl Hosts {
                     Some(domain) => name == domain || name.ends_with(allowed.as_str()),
                     None => name == *allowed,
                 })
+    }
+}
+
+/// The path of a request target, without query or fragment.
+fn path_of(request: &impl Asked) -> &str {
+    request.url().split(['?', '#']).next().unwrap_or("")
+}
+
+/// The first value of `name` in a target's query, percent-decoded; an
+/// undecodable value counts as absent.
+fn query_value(target: &str, name: &str) -> Option<String> {
+    let query = target.split('#').next()?.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (key == name).then(|| percent_decode(value)).flatten()
+    })
+}
+
+/// `%2F` and `+` decoded; `None` for a broken escape or bytes that are not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// A `POST`'s origin is this server (its `Host`, port included), or listed
+/// in `allowed_origins`.
+fn same_origin(origin: &str, host: Option<&str>, allowed: &[String]) -> bool {
+    let normalized = normalize_origin(origin);
+    if allowed.contains(&normalized) {
+        return true;
+    }
+    let authority = normalized.split_once("://").map_or("", |(_, a)| a);
+    match host {
+        Some(host) => !authority.is_empty() && authority == host.trim().to_ascii_lowercase(),
+        None => false,
     }
 }
 

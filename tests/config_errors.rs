@@ -174,6 +174,7 @@ fn every_key_is_read() {
             allowed_hosts: ["myapp.test", "192.168.1.5"].map(String::from).to_vec(),
             morph: true,
             preflight: true,
+            sync: true,
             host: Some("0.0.0.0".into()),
             port: Some(9000),
             root: Some(base.join("./public")),

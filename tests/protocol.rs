@@ -122,3 +122,19 @@ fn the_readme_gives_the_client_size() {
         "the README says {said:?}; the client is {raw:.1} KB, {gzipped:.1} KB gzipped"
     );
 }
+
+#[test]
+fn the_readme_gives_the_dashboard_size() {
+    let size = hotreload::dashboard::DASHBOARD_HTML.len();
+    let readme = include_str!("../README.md");
+    let said = readme
+        .split_once("one page built into the binary (")
+        .and_then(|(_, rest)| rest.split_once(" bytes"))
+        .map(|(size, _)| size.replace(',', ""))
+        .expect("the README's dashboard section gives the page's size");
+    assert_eq!(
+        said,
+        size.to_string(),
+        "the README says {said} bytes; the dashboard is {size}"
+    );
+}

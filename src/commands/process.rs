@@ -29,6 +29,9 @@ const LINE_BYTES: usize = 4096;
 /// gone: a process that left the group (`setsid`) may keep one open.
 const PIPES_WAIT: Duration = Duration::from_millis(500);
 
+/// How long stopping waits for a group sent SIGKILL to be gone.
+const KILL_WAIT: Duration = Duration::from_secs(2);
+
 /// A running (or finished) command.
 pub(crate) struct Job {
     kind: Kind,
@@ -164,6 +167,13 @@ impl Job {
                     grace.as_millis()
                 );
                 let _ = killpg(self.group, Signal::SIGKILL);
+                // A killed process dies when it next runs; on a busy
+                // machine that is not at once. Whoever stopped the group
+                // counts on it being gone (a port freed, say).
+                let deadline = Instant::now() + KILL_WAIT;
+                while self.group_alive() && Instant::now() < deadline {
+                    thread::sleep(Duration::from_millis(5));
+                }
             }
         }
         if self.status.is_none() {

@@ -116,6 +116,8 @@ pub(super) const KEYS: &[Key] = &[
         kind: Kind::Flag, also: &["patch", "morph_html", "in_place"] },
     Key { name: "preflight", expected: "`true` or `false`", example: "preflight: true",
         kind: Kind::Flag, also: &["pre_flight", "check_before_reload", "conditional_reload"] },
+    Key { name: "sync", expected: "`true` or `false`", example: "sync: true",
+        kind: Kind::Flag, also: &["ghost_mode", "ghost", "mirror", "browser_sync"] },
     Key { name: "host", expected: "an address", example: "host: 127.0.0.1",
         kind: Kind::Text(text("address",
             "write an address to listen on, like `host: 127.0.0.1` (or 0.0.0.0 for every interface)", ANY)),

@@ -104,6 +104,10 @@ pub struct Config {
     /// the old one, showing the errors, if it throws; a page can also ask
     /// with `data-preflight`. Default `false`.
     pub preflight: bool,
+    /// Replay scrolling, clicks, typing, form submits and navigation of one
+    /// tab on every other tab showing the same page (SPEC.md section 13).
+    /// The dashboard switches it at runtime. Default `false`.
+    pub sync: bool,
     /// Binary only: address to listen on. Default `127.0.0.1`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
@@ -176,6 +180,7 @@ impl Default for Config {
             allowed_hosts: Vec::new(),
             morph: false,
             preflight: false,
+            sync: false,
             host: None,
             port: None,
             root: None,

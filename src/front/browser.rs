@@ -125,12 +125,26 @@ impl Browser<'_> {
             let _ = self.reply(&head.method, refused, false);
             return Next::Close;
         }
+        let mut body = Vec::new();
+        let limit = self.shared.server.body_limit(head);
+        if let Some(limit) = limit {
+            let framing = wire::request_framing(&head.headers);
+            // One byte more than the limit tells a body that is too long.
+            let mut within = Body::new(&mut self.reader, framing).take(limit as u64 + 1);
+            if within.read_to_end(&mut body).is_err() {
+                return Next::Close;
+            }
+        }
         let routed = match &self.shared.behind {
             Behind::LiveReloadPort => Some(self.shared.server.route_livereload_port(head)),
-            _ => self.shared.server.route(head),
+            _ => self.shared.server.route(head, &body),
         };
         match routed {
-            Some(Answer::Upgrade { accept, dialect }) => {
+            Some(Answer::Upgrade {
+                accept,
+                dialect,
+                visitor,
+            }) => {
                 let switched = format!(
                     "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
                 );
@@ -144,9 +158,18 @@ impl Browser<'_> {
                 // hello is awaited here, still shut down by `close()`.
                 self.shared
                     .server
-                    .take_socket(Box::new(Stream(socket)), dialect);
+                    .take_socket(Box::new(Stream(socket)), dialect, visitor);
                 self.shared.release(self.id);
                 Next::Gone
+            }
+            // A body read whole is done with; one cut at the limit is not,
+            // and the connection cannot go on after it.
+            Some(answer) if limit.is_some() => {
+                let whole = limit.is_some_and(|limit| body.len() <= limit);
+                match self.reply(&head.method, answer, keep && whole) {
+                    Ok(()) if keep && whole => Next::Again,
+                    _ => Next::Close,
+                }
             }
             Some(answer) => self.finish(head, answer, keep),
             None => match &self.shared.behind {

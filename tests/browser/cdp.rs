@@ -100,22 +100,94 @@ impl Browser {
             errors: Vec::new(),
             _profile: profile,
         };
-        let target = browser.call_browser("Target.createTarget", json!({"url": "about:blank"}));
+        browser.session = browser.open_page(url);
+        browser
+    }
+
+    /// Opens `url` in another page (a tab of this browser) and returns its
+    /// session; calls go to the page [`use_page`](Self::use_page) names.
+    pub fn open_page(&mut self, url: &str) -> String {
+        let target = self.call_browser("Target.createTarget", json!({"url": "about:blank"}));
         let target_id = target["targetId"].as_str().expect("targetId").to_string();
-        let attached = browser.call_browser(
+        let attached = self.call_browser(
             "Target.attachToTarget",
             json!({"targetId": target_id, "flatten": true}),
         );
-        browser.session = attached["sessionId"]
-            .as_str()
-            .expect("sessionId")
-            .to_string();
-        browser.call("Runtime.enable", json!({}));
-        browser.call("Log.enable", json!({}));
-        browser.call("Page.enable", json!({}));
-        browser.call("Network.enable", json!({}));
-        browser.call("Page.navigate", json!({"url": url}));
-        browser
+        let previous = std::mem::replace(
+            &mut self.session,
+            attached["sessionId"]
+                .as_str()
+                .expect("sessionId")
+                .to_string(),
+        );
+        self.call("Runtime.enable", json!({}));
+        self.call("Log.enable", json!({}));
+        self.call("Page.enable", json!({}));
+        self.call("Network.enable", json!({}));
+        self.call("Page.navigate", json!({"url": url}));
+        std::mem::replace(&mut self.session, previous)
+    }
+
+    /// Sends the next calls to the page of `session` (from
+    /// [`open_page`](Self::open_page)), brought to the front: a page
+    /// behind another takes no mouse or keyboard input.
+    pub fn use_page(&mut self, session: &str) {
+        self.session = session.to_string();
+        self.call("Page.bringToFront", json!({}));
+    }
+
+    /// Clicks the middle of the element `selector` finds with the mouse,
+    /// as a person does: a trusted event, unlike `element.click()`.
+    pub fn click(&mut self, selector: &str) {
+        let at = self.eval(&format!(
+            "(() => {{ const e = document.querySelector({selector:?}); e.scrollIntoView({{block: 'center', behavior: 'instant'}}); const r = e.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; }})()"
+        ));
+        let (x, y) = (at[0].as_f64().expect("x"), at[1].as_f64().expect("y"));
+        for kind in ["mousePressed", "mouseReleased"] {
+            self.call(
+                "Input.dispatchMouseEvent",
+                json!({"type": kind, "x": x, "y": y, "button": "left", "clickCount": 1}),
+            );
+        }
+    }
+
+    /// Scrolls by `dy` pixels with a finger-like gesture, as a person does
+    /// (trusted scroll events), over the visible part of `selector`: its
+    /// middle, or for `body` the right of the window (where pages keep
+    /// no scrolled box); returns once the gesture is done.
+    pub fn scroll(&mut self, selector: &str, dy: f64) {
+        let at = self.eval(&format!(
+            "(() => {{ if ({selector:?} === 'body') return [innerWidth * 0.9, innerHeight / 2]; const r = document.querySelector({selector:?}).getBoundingClientRect(); const top = Math.max(0, r.top), bottom = Math.min(innerHeight, r.bottom); return [r.left + r.width / 2, (top + bottom) / 2]; }})()"
+        ));
+        let (x, y) = (at[0].as_f64().expect("x"), at[1].as_f64().expect("y"));
+        self.call(
+            "Input.synthesizeScrollGesture",
+            json!({"x": x, "y": y, "yDistance": -dy, "speed": 3000}),
+        );
+    }
+
+    /// Types `text` into the focused element, as a keyboard does.
+    pub fn type_text(&mut self, text: &str) {
+        self.call("Input.insertText", json!({"text": text}));
+    }
+
+    /// Presses and releases a key (`Enter`, `ArrowDown`) in the focused element.
+    pub fn press(&mut self, key: &str, code: u32) {
+        for kind in ["keyDown", "keyUp"] {
+            let mut event =
+                json!({"type": kind, "key": key, "code": key, "windowsVirtualKeyCode": code});
+            if kind == "keyDown" && key == "Enter" {
+                event["text"] = json!("\r");
+            }
+            self.call("Input.dispatchKeyEvent", event);
+        }
+    }
+
+    /// A PNG of the page as it looks now.
+    pub fn screenshot(&mut self) -> Vec<u8> {
+        let shot = self.call("Page.captureScreenshot", json!({"format": "png"}));
+        let data = shot["data"].as_str().expect("screenshot data");
+        base64_decode(data)
     }
 
     /// Calls a DevTools method on the page; panics on a protocol error.
@@ -278,6 +350,29 @@ impl Browser {
     pub fn drain(&mut self) {
         self.eval("0");
     }
+}
+
+/// Standard base64, as DevTools sends screenshots (no dependency for it).
+fn base64_decode(text: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let bytes: Vec<u8> = text.bytes().filter(|c| *c != b'=').collect();
+    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
+    for chunk in bytes.chunks(4) {
+        let v: Vec<u32> = chunk.iter().map(|c| u32::from(value(*c))).collect();
+        let n = v
+            .iter()
+            .enumerate()
+            .fold(0, |n, (i, v)| n | v << (18 - 6 * i));
+        out.extend_from_slice(&n.to_be_bytes()[1..chunk.len()]);
+    }
+    out
 }
 
 fn truthy(value: &Value) -> bool {

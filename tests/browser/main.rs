@@ -9,6 +9,7 @@ mod common;
 mod inplace;
 mod livereload;
 mod loom;
+mod sync;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -472,8 +473,10 @@ fn status_test_and_reconnect() {
     assert_eq!(status["seq"], 0);
     assert_eq!(
         status["url"],
-        format!("ws://{}:{}/ws/hotreload", site.ip, site.port)
+        format!("ws://{}:{}/ws/hotreload?page=%2F", site.ip, site.port)
     );
+    assert!(status["id"].as_u64().is_some(), "{status}");
+    assert_eq!(status["sync"], false);
     let server_id = status["serverId"].as_str().expect("serverId").to_string();
     assert_eq!(server_id.len(), 8);
 
