@@ -367,3 +367,43 @@ fn the_dashboard_socket_follows_tabs_and_batches_without_counting_as_a_tab() {
         assert!(Instant::now() < deadline, "the phone never left the list");
     }
 }
+
+#[test]
+fn an_embedding_tiny_http_app_gets_the_same_routes_and_bodies() {
+    use hotreload::http::{Http, Timeouts, Workers};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut config = hotreload::Config::default();
+    config.watch_dirs = vec![hotreload::WatchDir::new(".", dir.path())];
+    config.sync = true;
+    let manager = hotreload::Manager::new(config).expect("manager starts");
+    let mut http = Http::bind("127.0.0.1:0", &Timeouts::default()).expect("binds");
+    let addr = http.local_addr();
+    let server = manager.server().clone();
+    let mut workers = Workers::start("app-request", http.requests().clone(), move |request| {
+        if let Some(request) = server.handle(request) {
+            let _ = request.respond(tiny_http::Response::from_string("app"));
+        }
+    })
+    .expect("workers start");
+    let path = "/ws/hotreload?page=%2F";
+    let mut sender = connect_to(addr, path, None).expect("connects");
+    let from = next_message(&mut sender, PATIENCE).expect("connected")["id"].clone();
+    let mut other = connect_to(addr, path, None).expect("connects");
+    next_message(&mut other, PATIENCE).expect("connected");
+    let event = format!(r#"{{"from":{from},"page":"/","kind":"scroll","x":0,"y":1}}"#);
+    assert_eq!(post(addr, "/api/v1/hotreload/sync", &event, None).0, 200);
+    assert_eq!(next_of(&mut other, "sync")["event"]["y"], 1);
+    let big = "x".repeat(70_000);
+    assert_eq!(post(addr, "/api/v1/hotreload/sync", &big, None).0, 413);
+    let (code, body) = get(addr, "/hotreload/");
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("<title>hotreload dashboard</title>"),
+        "{body}"
+    );
+    assert_eq!(get(addr, "/elsewhere").1, "app");
+    drop(manager);
+    http.close();
+    workers.close(std::time::Duration::from_millis(500));
+}
