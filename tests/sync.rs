@@ -373,9 +373,11 @@ fn an_embedding_tiny_http_app_gets_the_same_routes_and_bodies() {
     use hotreload::http::{Http, Timeouts, Workers};
 
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = hotreload::Config::default();
-    config.watch_dirs = vec![hotreload::WatchDir::new(".", dir.path())];
-    config.sync = true;
+    let config = hotreload::Config {
+        watch_dirs: vec![hotreload::WatchDir::new(".", dir.path())],
+        sync: true,
+        ..hotreload::Config::default()
+    };
     let manager = hotreload::Manager::new(config).expect("manager starts");
     let mut http = Http::bind("127.0.0.1:0", &Timeouts::default()).expect("binds");
     let addr = http.local_addr();
