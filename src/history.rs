@@ -108,8 +108,9 @@ impl History {
         &self.entries.back().expect("an entry was just pushed").1
     }
 
-    /// The route's answer: the newest `limit` entries, newest first.
-    pub(crate) fn json(&self, limit: usize) -> String {
+    /// The route's answer: the newest `limit` entries, newest first, and
+    /// the id of the server whose numbering they follow.
+    pub(crate) fn json(&self, limit: usize, server_id: &str) -> String {
         let mut out = String::from(r#"{"entries":["#);
         for (i, (_, entry)) in self.entries.iter().rev().take(limit).enumerate() {
             if i > 0 {
@@ -119,9 +120,11 @@ impl History {
         }
         let _ = write!(
             out,
-            r#"],"kept":{},"max":{MAX_ENTRIES}}}"#,
+            r#"],"kept":{},"max":{MAX_ENTRIES},"server_id":"#,
             self.entries.len()
         );
+        push_json_str(&mut out, server_id);
+        out.push('}');
         out
     }
 }
@@ -166,7 +169,7 @@ mod tests {
         for seq in 1..=1005 {
             history.batch(&batch(seq, 1), 2);
         }
-        let all: serde_json::Value = serde_json::from_str(&history.json(5000)).unwrap();
+        let all: serde_json::Value = serde_json::from_str(&history.json(5000, "ab")).unwrap();
         let entries = all["entries"].as_array().unwrap();
         assert_eq!(entries.len(), MAX_ENTRIES);
         assert_eq!(all["kept"], 1000);
@@ -174,7 +177,8 @@ mod tests {
         assert_eq!(entries[999]["seq"], 6);
         assert_eq!(entries[0]["id"], 1005);
         assert_eq!(entries[0]["clients"], 2);
-        let few: serde_json::Value = serde_json::from_str(&history.json(3)).unwrap();
+        assert_eq!(all["server_id"], "ab");
+        let few: serde_json::Value = serde_json::from_str(&history.json(3, "ab")).unwrap();
         assert_eq!(few["entries"].as_array().unwrap().len(), 3);
     }
 

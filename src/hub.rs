@@ -398,7 +398,7 @@ impl Hub {
 
     /// The newest `limit` entries of the history, as the route answers.
     pub(crate) fn history_json(&self, limit: usize) -> String {
-        self.lock().history.json(limit)
+        self.lock().history.json(limit, &self.server_id)
     }
 
     /// A message every client gets right after `connected` from now on (a
@@ -618,9 +618,15 @@ fn tabs_json(state: &State) -> String {
     out
 }
 
-/// `{"type":"clients","clients":[...]}` for dashboards.
+/// `{"type":"clients","clients":[...],"now_ms":...}` for dashboards: the
+/// server's clock comes along, so that a phone whose clock is off still
+/// says how long ago a tab connected.
 fn clients_message(state: &State) -> String {
-    format!(r#"{{"type":"clients","clients":{}}}"#, tabs_json(state))
+    format!(
+        r#"{{"type":"clients","clients":{},"now_ms":{}}}"#,
+        tabs_json(state),
+        history::unix_millis()
+    )
 }
 
 /// `{"type":"sync_state","enabled":...}` for pages and dashboards.
