@@ -9,7 +9,9 @@ use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::protocol::{ChangeBatch, CommandReport, CommandState, Kind, push_json_str};
+use crate::protocol::{
+    ChangeBatch, CommandReport, CommandState, Kind, push_changes, push_json_str,
+};
 
 /// At most this many entries are kept; the oldest go first.
 pub const MAX_ENTRIES: usize = 1000;
@@ -33,28 +35,15 @@ pub(crate) struct History {
 impl History {
     /// Remembers a batch that went to `clients` clients; returns its JSON.
     pub(crate) fn batch(&mut self, batch: &ChangeBatch, clients: usize) -> &str {
-        let shown = &batch.changes[..batch.changes.len().min(CHANGES_PER_ENTRY)];
-        let mut out = String::with_capacity(160 + shown.len() * 64);
+        let mut out = String::with_capacity(160);
         let _ = write!(
             out,
             r#","type":"batch","seq":{},"action":"{}","changes":["#,
             batch.seq,
             batch.action().as_str()
         );
-        for (i, change) in shown.iter().enumerate() {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(r#"{"path":"#);
-            push_json_str(&mut out, &change.path);
-            let _ = write!(out, r#","operation":"{}"}}"#, change.operation.as_str());
-        }
-        let _ = write!(
-            out,
-            r#"],"count":{},"truncated":{},"clients":{clients}}}"#,
-            batch.changes.len(),
-            batch.changes.len() > shown.len()
-        );
+        push_changes(&mut out, &batch.changes, CHANGES_PER_ENTRY);
+        let _ = write!(out, r#","clients":{clients}}}"#);
         self.push(out)
     }
 

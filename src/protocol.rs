@@ -179,8 +179,8 @@ pub(crate) fn connected_message(
 
 /// `{"type":"file_changed",...}` for one batch.
 pub(crate) fn file_changed_message(batch: &ChangeBatch) -> String {
-    let shown = &batch.changes[..batch.changes.len().min(MAX_CHANGES_PER_MESSAGE)];
-    let mut out = String::with_capacity(160 + shown.len() * 64);
+    let shown = batch.changes.len().min(MAX_CHANGES_PER_MESSAGE);
+    let mut out = String::with_capacity(160 + shown * 64);
     let _ = write!(
         out,
         r#"{{"type":"file_changed","seq":{},"action":"{}","path":"#,
@@ -197,21 +197,29 @@ pub(crate) fn file_changed_message(batch: &ChangeBatch) -> String {
         r#","operation":"{operation}","timestamp":{},"changes":["#,
         batch.timestamp
     );
+    push_changes(&mut out, &batch.changes, MAX_CHANGES_PER_MESSAGE);
+    out.push('}');
+    out
+}
+
+/// Appends the first `most` of `changes` as `{"path":...,"operation":...}`
+/// objects, closes the list, and adds `"count"` and `"truncated"`.
+pub(crate) fn push_changes(out: &mut String, changes: &[Change], most: usize) {
+    let shown = &changes[..changes.len().min(most)];
     for (i, change) in shown.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
         out.push_str(r#"{"path":"#);
-        push_json_str(&mut out, &change.path);
+        push_json_str(out, &change.path);
         let _ = write!(out, r#","operation":"{}"}}"#, change.operation.as_str());
     }
     let _ = write!(
         out,
-        r#"],"count":{},"truncated":{}}}"#,
-        batch.changes.len(),
-        batch.changes.len() > shown.len()
+        r#"],"count":{},"truncated":{}"#,
+        changes.len(),
+        changes.len() > shown.len()
     );
-    out
 }
 
 /// Which command a [`CommandReport`] is about (SPEC.md section 10).
