@@ -49,7 +49,11 @@ Options of serve, proxy and watch:
   --config FILE     read the hot_reload section of FILE (default: ./config.yaml
                     when it has one)
   --host ADDR       address to listen on (default 127.0.0.1; anything else
-                    lets other machines read your files)
+                    lets other machines read your files). 0.0.0.0 (or ::)
+                    for a phone on your Wi-Fi: the ready line lists this
+                    machine's network URLs to open there. IP addresses pass
+                    the Host check; a name like mybox.local needs
+                    --allow-host mybox.local
   --port N          port to listen on (default 8080; 0 picks a free one)
   --livereload-port N
                     also serve LiveReload clients (the browser extensions,
@@ -438,22 +442,74 @@ fn run(args: lexopt::Parser, mut mode: Mode) -> Result<ExitCode, Failure> {
         config,
     })?;
     let url = server.url();
-    match mode {
-        Mode::Serve => println!("hotreload: serving {} at {url}", server.root().display()),
-        Mode::Proxy => println!("hotreload: proxying at {url} to {backend_url}"),
-        Mode::Watch => println!(
-            "hotreload: watching at {url}\n  add this to your pages: {}",
+    let mut ready = match mode {
+        Mode::Serve => format!("hotreload: serving {} at {url}\n", server.root().display()),
+        Mode::Proxy => format!("hotreload: proxying at {url} to {backend_url}\n"),
+        Mode::Watch => format!(
+            "hotreload: watching at {url}\n  add this to your pages: {}\n",
             script_tag(&url)
         ),
+    };
+    if server.local_addr().ip().is_unspecified() {
+        let port = server.local_addr().port();
+        ready.push_str(&network_lines(server.lan_addresses(), port, mode));
     }
     if let Some(script) = server.livereload_url() {
-        println!("  LiveReload clients: {script}");
+        ready.push_str(&format!("  LiveReload clients: {script}\n"));
     }
-    let _ = std::io::stdout().flush();
+    // In one write (a few hundred bytes, atomic on a pipe): whoever reads
+    // the first line and closes the pipe (a test, `| head -1`) has had it
+    // all, so no later line meets a closed pipe. Nor is a closed stdout a
+    // reason to stop serving, as a panicking print! would.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(ready.as_bytes())
+        .and_then(|()| stdout.flush());
+    drop(stdout);
     let _ = stop.recv();
     log::info!("[HotReload] shutting down");
     server.close()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The ready line's list of where other devices open a server bound to
+/// every interface, one address a line. In watch mode, also the tag for
+/// pages opened at such an address: the page's host and the script's must
+/// be the same for the Origin check, and a phone cannot load the script
+/// from 127.0.0.1, its own loopback.
+fn network_lines(
+    addresses: std::io::Result<Vec<serve::lan::LanAddress>>,
+    port: u16,
+    mode: Mode,
+) -> String {
+    const HEAD: &str = "  on your network: ";
+    let addresses = match addresses {
+        Ok(addresses) if addresses.is_empty() => {
+            return format!("{HEAD}no address found (no interface but loopback is up)\n");
+        }
+        Ok(addresses) => addresses,
+        Err(e) => return format!("{HEAD}cannot list this machine's addresses: {e}\n"),
+    };
+    let mut out = String::new();
+    for (i, address) in addresses.iter().enumerate() {
+        let lead = if i == 0 {
+            HEAD.to_string()
+        } else {
+            " ".repeat(HEAD.len())
+        };
+        out.push_str(&format!(
+            "{lead}{} ({})\n",
+            address.url(port),
+            address.interface
+        ));
+    }
+    if mode == Mode::Watch {
+        out.push_str(&format!(
+            "  for pages opened at a network address, add this instead: {}\n",
+            script_tag(&addresses[0].url(port))
+        ));
+    }
+    out
 }
 
 /// The tag an app adds to its pages to load the client from `url`.

@@ -991,6 +991,18 @@ mod tests {
                 Some("192.168.1.5:8080"),
                 true,
             ),
+            // A phone on the LAN (SPEC.md section 13): the page's address
+            // is the Host it asks; another machine's is not.
+            (
+                Some("http://[2001:db8::20]:8080"),
+                Some("[2001:db8::20]:8080"),
+                true,
+            ),
+            (
+                Some("http://192.168.1.6:8080"),
+                Some("192.168.1.5:8080"),
+                false,
+            ),
             (Some("http://127.0.0.1:8080"), None, false),
             // A local app's page, and the script from `hotreload watch`.
             (
@@ -1034,6 +1046,8 @@ mod tests {
             (Some("[::1]:8080"), true),
             (Some("192.168.1.20:8080"), true),
             (Some("[fe80::1]:8080"), true),
+            (Some("[2001:db8::20]:8080"), true),
+            (Some("10.77.0.1:40000"), true),
             (Some("devbox:8080"), true),
             (Some("app.test"), true),
             (Some("app.test:9000"), true),

@@ -9,13 +9,13 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use common::{
-    PATIENCE, Proc, bin, get, http, next_change, ready_line_addr, sigterm_and_wait, start_ready,
-    threads_named, wait_until, with_open_file_limit, write,
+    Link, PATIENCE, Proc, bin, get, http, next_change, ready_line_addr, sigterm_and_wait,
+    start_ready, threads_named, wait_until, with_open_file_limit, write,
 };
 use hotreload::http::IDLE_TIMEOUT;
 
@@ -327,117 +327,6 @@ fn host_names_that_are_not_ours_are_refused_and_ours_are_served() {
         assert_eq!(&head, b"HTTP/1.1 101", "upgrade for Host {host}");
     }
     assert_exits_at_once(&mut child, "after refusals");
-}
-
-/// Two network namespaces joined by a veth pair, held by `sleep`
-/// processes: the client's end can be pulled like a Wi-Fi link, and no
-/// packet of it ever comes back.
-struct Link {
-    server_ns: Child,
-    client_ns: Child,
-    client_if: String,
-}
-
-impl Link {
-    /// `None` (and a line why) where namespaces cannot be made; under CI
-    /// that fails the test instead.
-    fn new() -> Option<Link> {
-        let tools = ["unshare", "nsenter", "ip"]
-            .iter()
-            .all(|t| Command::new(t).arg("--version").output().is_ok());
-        let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-            s.lines()
-                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-        });
-        if !tools || !root {
-            let why =
-                "network namespaces need root and unshare, nsenter and ip (util-linux, iproute2)";
-            assert!(std::env::var_os("CI").is_none(), "{why}");
-            eprintln!("skipped: {why}");
-            return None;
-        }
-        let holder = || {
-            Command::new("unshare")
-                .args(["-n", "sleep", "300"])
-                .spawn()
-                .expect("unshare -n")
-        };
-        let link = Link {
-            server_ns: holder(),
-            client_ns: holder(),
-            client_if: format!("hrc{}", std::process::id() % 100_000),
-        };
-        let server_if = format!("hrs{}", std::process::id() % 100_000);
-        // The namespaces exist once their sleep runs.
-        assert!(wait_until(|| {
-            let ns = |c: &Child| std::fs::read_link(format!("/proc/{}/ns/net", c.id())).ok();
-            let own = std::fs::read_link("/proc/self/ns/net").ok();
-            ns(&link.server_ns).is_some_and(|n| Some(&n) != own.as_ref())
-                && ns(&link.client_ns).is_some_and(|n| Some(&n) != own.as_ref())
-        }));
-        run(Command::new("ip").args([
-            "link",
-            "add",
-            &server_if,
-            "netns",
-            &link.server_ns.id().to_string(),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &link.client_if,
-            "netns",
-            &link.client_ns.id().to_string(),
-        ]));
-        link.run_in(&link.server_ns, &format!("ip link set lo up && ip addr add 10.77.0.1/30 dev {server_if} && ip link set {server_if} up"));
-        link.run_in(
-            &link.client_ns,
-            &format!(
-                "ip link set lo up && ip addr add 10.77.0.2/30 dev {} && ip link set {} up",
-                link.client_if, link.client_if
-            ),
-        );
-        Some(link)
-    }
-
-    /// `nsenter` into the network namespace held by `holder`.
-    fn enter(holder: &Child) -> Command {
-        let mut cmd = Command::new("nsenter");
-        cmd.args(["-t", &holder.id().to_string(), "-n"]);
-        cmd
-    }
-
-    fn run_in(&self, holder: &Child, script: &str) {
-        run(Link::enter(holder).args(["sh", "-c", script]));
-    }
-
-    /// The client's link goes down: from the server's side, the client
-    /// vanished without a FIN or RST.
-    fn pull(&self) {
-        self.run_in(
-            &self.client_ns,
-            &format!("ip link set {} down", self.client_if),
-        );
-    }
-}
-
-impl Drop for Link {
-    fn drop(&mut self) {
-        // The namespaces, and the veth pair in them, go with their holders.
-        for holder in [&mut self.server_ns, &mut self.client_ns] {
-            let _ = holder.kill();
-            let _ = holder.wait();
-        }
-    }
-}
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().expect("command runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! all of them.
 
 pub mod files;
+pub mod lan;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -178,6 +179,15 @@ impl DevServer {
     /// (`0.0.0.0`) is shown as `127.0.0.1`, which a browser can open.
     pub fn url(&self) -> String {
         url_of(self.addr)
+    }
+
+    /// Where other devices on the network open this server: when it
+    /// listens on every interface (`0.0.0.0`, `::`), each address of this
+    /// machine a phone on the same Wi-Fi may reach, else none (see
+    /// [`lan::addresses`]). Use [`LanAddress::url`](lan::LanAddress::url)
+    /// with [`local_addr`](Self::local_addr)'s port.
+    pub fn lan_addresses(&self) -> std::io::Result<Vec<lan::LanAddress>> {
+        lan::addresses(self.addr.ip())
     }
 
     /// The folder served (canonical), or where watching starts.

@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: a real server on 127.0.0.1:0
-//! over a temp dir, real WebSocket clients, raw HTTP.
+//! over a temp dir, real WebSocket clients, raw HTTP, and two machines on
+//! one wire (network namespaces, root only).
 #![allow(
     dead_code,
     reason = "each test file uses a different part of this module"
@@ -469,4 +470,147 @@ impl Drop for Proc {
             let _ = self.0.wait();
         }
     }
+}
+
+/// Two machines on one wire: network namespaces joined by a veth pair,
+/// held by `sleep` processes. The server's end is 10.77.0.1/30, the
+/// client's 10.77.0.2/30; the client's end can be pulled like a Wi-Fi
+/// link, and no packet of it ever comes back.
+pub struct Link {
+    pub server_ns: Child,
+    pub client_ns: Child,
+    /// The veth end in the server's namespace.
+    pub server_if: String,
+    /// The veth end in the client's namespace.
+    pub client_if: String,
+}
+
+impl Link {
+    /// `None` (and a line why) where namespaces cannot be made; under CI
+    /// that fails the test instead.
+    pub fn new() -> Option<Link> {
+        let tools = ["unshare", "nsenter", "ip"]
+            .iter()
+            .all(|t| Command::new(t).arg("--version").output().is_ok());
+        let root = std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+            s.lines()
+                .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+        });
+        if !tools || !root {
+            let why =
+                "network namespaces need root and unshare, nsenter and ip (util-linux, iproute2)";
+            assert!(std::env::var_os("CI").is_none(), "{why}");
+            eprintln!("skipped: {why}");
+            return None;
+        }
+        let holder = || {
+            Command::new("unshare")
+                .args(["-n", "sleep", "300"])
+                .spawn()
+                .expect("unshare -n")
+        };
+        // Unique per link, for tests in one process that each make one.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = format!("{}x{n}", std::process::id() % 100_000);
+        let link = Link {
+            server_ns: holder(),
+            client_ns: holder(),
+            server_if: format!("hrs{id}"),
+            client_if: format!("hrc{id}"),
+        };
+        // The namespaces exist once their sleep runs.
+        assert!(wait_until(|| {
+            let ns = |c: &Child| std::fs::read_link(format!("/proc/{}/ns/net", c.id())).ok();
+            let own = std::fs::read_link("/proc/self/ns/net").ok();
+            ns(&link.server_ns).is_some_and(|n| Some(&n) != own.as_ref())
+                && ns(&link.client_ns).is_some_and(|n| Some(&n) != own.as_ref())
+        }));
+        run(Command::new("ip").args([
+            "link",
+            "add",
+            &link.server_if,
+            "netns",
+            &link.server_ns.id().to_string(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &link.client_if,
+            "netns",
+            &link.client_ns.id().to_string(),
+        ]));
+        link.run_in(
+            &link.server_ns,
+            &format!(
+                "ip link set lo up && ip addr add 10.77.0.1/30 dev {} && ip link set {} up",
+                link.server_if, link.server_if
+            ),
+        );
+        link.run_in(
+            &link.client_ns,
+            &format!(
+                "ip link set lo up && ip addr add 10.77.0.2/30 dev {} && ip link set {} up",
+                link.client_if, link.client_if
+            ),
+        );
+        // The kernel marks a link running (carrier, operstate UP) a moment
+        // after both ends are set up; until then it is not yet a network.
+        for (holder, name) in [
+            (&link.server_ns, &link.server_if),
+            (&link.client_ns, &link.client_if),
+        ] {
+            assert!(
+                wait_until(|| Link::enter(holder)
+                    .args(["ip", "-o", "link", "show", "dev", name])
+                    .output()
+                    .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(" state UP "))),
+                "{name} never came up"
+            );
+        }
+        Some(link)
+    }
+
+    /// `nsenter` into the network namespace held by `holder`. It execs
+    /// what it runs, so the child's id is the program's own.
+    pub fn enter(holder: &Child) -> Command {
+        let mut cmd = Command::new("nsenter");
+        cmd.args(["-t", &holder.id().to_string(), "-n"]);
+        cmd
+    }
+
+    /// Runs `script` (sh -c) in the namespace held by `holder`; fails the
+    /// test if it fails.
+    pub fn run_in(&self, holder: &Child, script: &str) {
+        run(Link::enter(holder).args(["sh", "-c", script]));
+    }
+
+    /// The client's link goes down: from the server's side, the client
+    /// vanished without a FIN or RST.
+    pub fn pull(&self) {
+        self.run_in(
+            &self.client_ns,
+            &format!("ip link set {} down", self.client_if),
+        );
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        // The namespaces, and the veth pair in them, go with their holders.
+        for holder in [&mut self.server_ns, &mut self.client_ns] {
+            let _ = holder.kill();
+            let _ = holder.wait();
+        }
+    }
+}
+
+/// Runs `cmd` to its end; fails the test, with its stderr, if it fails.
+fn run(cmd: &mut Command) {
+    let out = cmd.output().expect("command runs");
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
