@@ -457,6 +457,13 @@ fn run(args: lexopt::Parser, mut mode: Mode) -> Result<ExitCode, Failure> {
     if let Some(script) = server.livereload_url() {
         ready.push_str(&format!("  LiveReload clients: {script}\n"));
     }
+    if server.manager().is_enabled() {
+        let dashboard = hotreload::dashboard::DASHBOARD_PATH;
+        ready.push_str(&format!(
+            "  dashboard: {}{dashboard}\n",
+            url.trim_end_matches('/')
+        ));
+    }
     // In one write (a few hundred bytes, atomic on a pipe): whoever reads
     // the first line and closes the pipe (a test, `| head -1`) has had it
     // all, so no later line meets a closed pipe. Nor is a closed stdout a

@@ -221,6 +221,39 @@ fn serve_dir_reports_paths_under_the_dir_name_and_ctrl_c_exits_0() {
 }
 
 #[test]
+fn the_ready_lines_name_the_dashboard_which_answers() {
+    use std::io::BufRead;
+
+    let dir = site();
+    let mut child = common::Proc(
+        bin()
+            .args(["serve", ".", "--port", "0", "-q"])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("binary starts"),
+    );
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("piped")).lines();
+    let ready = lines.next().expect("a ready line").expect("text");
+    let dashboard = lines.next().expect("a second line").expect("text");
+    let addr = common::ready_line_addr(&ready);
+    assert_eq!(dashboard, format!("  dashboard: http://{addr}/hotreload/"));
+    let (code, _, body) = common::http(addr, &common::get("/hotreload/", &[]));
+    assert_eq!(code, 200);
+    assert!(
+        body.contains("<title>hotreload dashboard</title>"),
+        "{body}"
+    );
+    let (code, headers, _) = common::http(addr, &common::get("/hotreload", &[]));
+    assert_eq!(code, 301);
+    assert!(
+        headers.contains(&"location: /hotreload/".to_string()),
+        "{headers:?}"
+    );
+}
+
+#[test]
 fn hot_reload_enabled_false_serves_files_only() {
     let dir = site();
     let server = serve(
@@ -238,6 +271,8 @@ fn hot_reload_enabled_false_serves_files_only() {
         "/ws/hotreload",
         "/api/v1/hotreload/status",
         "/static/js/hotreload.js",
+        "/hotreload/",
+        "/api/v1/hotreload/history",
     ] {
         let (code, _, _) = common::http(server.addr, &common::get(path, &[]));
         assert_eq!(code, 404, "{path} exists while disabled");
