@@ -100,8 +100,6 @@ pub(crate) struct Snapshot {
     pub last: Option<ChangeBatch>,
     pub commands: Vec<protocol::CommandReport>,
     pub sync: bool,
-    /// The tabs as a JSON list (see [`tabs_json`]).
-    pub tabs: String,
 }
 
 /// Every connected client and Rust subscriber, and the batch counter.
@@ -280,8 +278,7 @@ impl Hub {
                 let stalled = if dialect == Dialect::Dashboard {
                     Vec::new()
                 } else {
-                    let tabs = clients_message(&state);
-                    to_dashboards(&mut state, &frames([tabs]))
+                    tell_dashboards_the_tabs(&mut state)
                 };
                 drop(state);
                 self.rang(stalled);
@@ -472,8 +469,12 @@ impl Hub {
             last: state.last.clone(),
             commands: state.commands.clone(),
             sync: state.sync,
-            tabs: tabs_json(&state),
         }
+    }
+
+    /// The tabs as a JSON list, for the status route (see [`tabs_json`]).
+    pub(crate) fn tabs_json(&self) -> String {
+        tabs_json(&self.lock())
     }
 
     /// A client thread ended: it no longer counts as connected.
@@ -487,8 +488,7 @@ impl Hub {
             state.clients.len()
         );
         if gone.dialect != Dialect::Dashboard {
-            let tabs = clients_message(&state);
-            let stalled = to_dashboards(&mut state, &frames([tabs]));
+            let stalled = tell_dashboards_the_tabs(&mut state);
             drop(state);
             self.rang(stalled);
         }
@@ -550,6 +550,21 @@ fn fan_out(state: &mut State, ours: &Frames, theirs: Option<&Frames>) -> (usize,
         Dialect::Dashboard => None,
     };
     queue_where(state, pick)
+}
+
+/// Queues the list of tabs for every dashboard (after a tab came or
+/// went); returns those dropped. Without dashboards nothing is written:
+/// a thousand tabs connecting would otherwise write a million entries.
+fn tell_dashboards_the_tabs(state: &mut State) -> Vec<u64> {
+    if !state
+        .clients
+        .values()
+        .any(|p| p.dialect == Dialect::Dashboard)
+    {
+        return Vec::new();
+    }
+    let tabs = clients_message(state);
+    to_dashboards(state, &frames([tabs]))
 }
 
 /// Queues `message` for every dashboard; returns those dropped.

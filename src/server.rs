@@ -119,7 +119,7 @@ impl Server {
     }
 
     /// Answers the request if its path is one of the hot-reload routes
-    /// (SPEC.md section 4) and returns `None`; otherwise hands it back for
+    /// (SPEC.md sections 4 and 13) and returns `None`; otherwise hands it back for
     /// the host application to answer. When disabled, hands back everything.
     ///
     /// ```no_run
@@ -621,7 +621,7 @@ impl Server {
         out.push_str(&format!(
             "}},\"sync\":{},\"tabs\":{}",
             snapshot.as_ref().is_some_and(|s| s.sync),
-            snapshot.as_ref().map_or("[]", |s| s.tabs.as_str())
+            inner.hub.as_ref().map_or("[]".into(), |h| h.tabs_json())
         ));
         out.push_str(",\"server_id\":");
         push_json_str(&mut out, inner.hub.as_ref().map_or("", |h| h.server_id()));
