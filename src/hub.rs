@@ -275,13 +275,17 @@ impl Hub {
                     "[HotReload] client {id} connected ({} now)",
                     state.clients.len()
                 );
-                let stalled = if dialect == Dialect::Dashboard {
-                    Vec::new()
+                let told = if dialect == Dialect::Dashboard {
+                    None
                 } else {
                     tell_dashboards_the_tabs(&mut state)
                 };
                 drop(state);
-                self.rang(stalled);
+                // Only when something was queued: a thousand tabs
+                // connecting must not wake every thread a thousand times.
+                if let Some(stalled) = told {
+                    self.rang(stalled);
+                }
                 Ok(id)
             }
             Err(e) => {
@@ -487,8 +491,9 @@ impl Hub {
             "[HotReload] client {id} disconnected ({} left)",
             state.clients.len()
         );
-        if gone.dialect != Dialect::Dashboard {
-            let stalled = tell_dashboards_the_tabs(&mut state);
+        if gone.dialect != Dialect::Dashboard
+            && let Some(stalled) = tell_dashboards_the_tabs(&mut state)
+        {
             drop(state);
             self.rang(stalled);
         }
@@ -553,18 +558,19 @@ fn fan_out(state: &mut State, ours: &Frames, theirs: Option<&Frames>) -> (usize,
 }
 
 /// Queues the list of tabs for every dashboard (after a tab came or
-/// went); returns those dropped. Without dashboards nothing is written:
-/// a thousand tabs connecting would otherwise write a million entries.
-fn tell_dashboards_the_tabs(state: &mut State) -> Vec<u64> {
+/// went); returns those dropped, or `None` when no dashboard listens:
+/// then nothing is written (a thousand tabs connecting would otherwise
+/// write a million entries) and no thread needs waking.
+fn tell_dashboards_the_tabs(state: &mut State) -> Option<Vec<u64>> {
     if !state
         .clients
         .values()
         .any(|p| p.dialect == Dialect::Dashboard)
     {
-        return Vec::new();
+        return None;
     }
     let tabs = clients_message(state);
-    to_dashboards(state, &frames([tabs]))
+    Some(to_dashboards(state, &frames([tabs])))
 }
 
 /// Queues `message` for every dashboard; returns those dropped.
