@@ -652,6 +652,8 @@ fn bench_reports_every_measurement_and_loses_nothing() {
             "--dir",
             &dir_arg,
             "--json",
+            // Save to screen in Chromium: 5 saves per row with --quick.
+            "--browser",
             // After the flags it presets, which still win.
             "--quick",
         ],
@@ -711,12 +713,66 @@ fn bench_reports_every_measurement_and_loses_nothing() {
             );
         }
     }
-    // It cleans up after itself.
+    assert_browser_rows(&report);
+    // It cleans up after itself: temp trees, Chromium's profile, and
+    // Chromium itself (its profile folder is in its command line).
     assert_eq!(
         std::fs::read_dir(dir.path()).expect("list").count(),
         0,
         "temp trees left behind"
     );
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&dir_arg) && c.contains("--user-data-dir"))
+        .collect();
+    assert!(left.is_empty(), "Chromium outlived the bench: {left:#?}");
+}
+
+/// The browser rows of `bench --browser --quick`: CSS and HTML edits at the
+/// fixed debounce and at the default, 5 saves each, every number between 0
+/// and a generous 5 s. Skipped (and said so) only where there is no
+/// Chromium; under `CI` never.
+fn assert_browser_rows(report: &serde_json::Value) {
+    let browser = &report["browser"];
+    if let Some(why) = browser["skipped"].as_str() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but the bench skipped the browser rows: {why}"
+        );
+        assert!(why.contains("apt-get install chromium"), "{why}");
+        eprintln!("browser rows {why}");
+        return;
+    }
+    assert!(
+        browser["chromium"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("Chromium ")),
+        "names the Chromium: {browser}"
+    );
+    let rows = browser["rows"].as_array().expect("browser rows");
+    let kinds: Vec<(&str, Option<u64>)> = rows
+        .iter()
+        .map(|r| (r["edit"].as_str().unwrap_or("?"), r["debounce_ms"].as_u64()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("css", Some(100)),
+            ("css", None),
+            ("html", Some(100)),
+            ("html", None)
+        ],
+        "{browser}"
+    );
+    for row in rows {
+        assert_eq!(row["saves"], 5, "{row}");
+        for stat in ["min", "p50", "p95", "max"] {
+            let ms = row["ms"][stat].as_f64().unwrap_or(f64::NAN);
+            assert!((0.0..5000.0).contains(&ms), "{stat} of {row}");
+        }
+    }
 }
 
 #[test]
