@@ -78,7 +78,7 @@ pub struct BrowserRows {
 pub enum Browser {
     /// `--browser` was not given.
     NotAsked,
-    /// No Chromium here: why, and how to get it.
+    /// Skipped, as there is no Chromium here: why, and how to get one.
     Skipped(String),
     /// Measured.
     Measured(BrowserRows),
@@ -101,8 +101,8 @@ pub fn measure(
             ),
             None => "no Chromium at /usr/bin/chromium or /usr/bin/chromium-browser".into(),
         };
-        let why = format!("skipped: {looked}; {}", cdp::INSTALL);
-        progress(&format!("browser: {why}"));
+        let why = format!("{looked}; {}", cdp::INSTALL);
+        progress(&format!("browser: skipped: {why}"));
         return Ok(Browser::Skipped(why));
     };
     let mut chromium = Chromium::start(&chromium_exe, dir)?;

@@ -824,7 +824,7 @@ impl Report {
         match &self.browser {
             Browser::NotAsked => {}
             Browser::Skipped(why) => {
-                let _ = writeln!(out, "\nsave to screen in Chromium: {why}");
+                let _ = writeln!(out, "\nsave to screen in Chromium: skipped: {why}");
             }
             Browser::Measured(b) => {
                 let _ = writeln!(
