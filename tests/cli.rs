@@ -641,8 +641,8 @@ fn embed_example_mounts_hot_reload_beside_its_routes() {
 fn bench_reports_every_measurement_and_loses_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let dir_arg = dir.path().to_string_lossy().into_owned();
-    let out = run(
-        &[
+    let bench = bin()
+        .args([
             "bench",
             // More clients than the bench keeps handshaking at once (64).
             "--clients",
@@ -656,9 +656,15 @@ fn bench_reports_every_measurement_and_loses_nothing() {
             "--browser",
             // After the flags it presets, which still win.
             "--quick",
-        ],
-        dir.path(),
-    );
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    // Chromium's profile is named for the bench's process.
+    let profile = format!(".hotreload-bench-chromium-{}-", bench.id());
+    let out = bench.wait_with_output().expect("bench ends");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let report: serde_json::Value =
@@ -714,18 +720,32 @@ fn bench_reports_every_measurement_and_loses_nothing() {
         }
     }
     assert_browser_rows(&report);
-    // It cleans up after itself: temp trees, Chromium's profile, and
-    // Chromium itself (its profile folder is in its command line).
+    // It cleans up after itself: temp trees, Chromium's profile (in the
+    // system's temp folder), and Chromium itself, whose command line names
+    // the profile.
     assert_eq!(
         std::fs::read_dir(dir.path()).expect("list").count(),
         0,
         "temp trees left behind"
     );
-    let left: Vec<String> = std::fs::read_dir("/proc")
-        .expect("/proc")
-        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+    let names = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let profiles: Vec<String> = names(&std::env::temp_dir())
+        .into_iter()
+        .filter(|n| n.starts_with(&profile))
+        .collect();
+    assert!(profiles.is_empty(), "Chromium's profile left: {profiles:?}");
+    let left: Vec<String> = names(Path::new("/proc"))
+        .into_iter()
+        .filter_map(|pid| std::fs::read(Path::new("/proc").join(pid).join("cmdline")).ok())
         .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .filter(|c| c.contains(&dir_arg) && c.contains("--user-data-dir"))
+        .filter(|c| c.contains(&profile))
         .collect();
     assert!(left.is_empty(), "Chromium outlived the bench: {left:#?}");
 }

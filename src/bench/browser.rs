@@ -105,7 +105,7 @@ pub fn measure(
         progress(&format!("browser: skipped: {why}"));
         return Ok(Browser::Skipped(why));
     };
-    let mut chromium = Chromium::start(&chromium_exe, dir)?;
+    let mut chromium = Chromium::start(&chromium_exe)?;
     let mut measured = BrowserRows {
         chromium: chromium.version.clone(),
         clock_offset_ms: 0.0,

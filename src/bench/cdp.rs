@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, unbounded};
+use crossbeam_channel::{Receiver, RecvTimeoutError, unbounded};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use serde_yaml::Value;
@@ -63,15 +63,16 @@ pub struct Chromium {
 }
 
 impl Chromium {
-    /// Starts `exe` with a fresh profile in `dir` and opens one blank page.
-    pub fn start(exe: &Path, dir: &Path) -> Result<Chromium, Failed> {
-        let profile = TempTree::new(dir, "chromium")?;
+    /// Starts `exe` with a fresh profile in the system's temp folder (not
+    /// the measured `--dir`) and opens one blank page.
+    pub fn start(exe: &Path) -> Result<Chromium, Failed> {
+        let profile = TempTree::new(&std::env::temp_dir(), "chromium")?;
         // Chromium keeps its singleton socket in TMPDIR and removes it only
-        // on a clean exit; inside the profile, it goes with the profile.
-        let tmp = profile.0.join("tmp");
-        std::fs::create_dir(&tmp).map_err(|source| super::io_error("create", &tmp, source))?;
+        // on a clean exit; in the profile, it goes with the profile. Not
+        // deeper: a socket's path holds at most 107 bytes, and Chromium
+        // stops at once on a longer one.
         let mut child = Command::new(exe)
-            .env("TMPDIR", &tmp)
+            .env("TMPDIR", &profile.0)
             .args([
                 "--headless",
                 "--no-sandbox",
@@ -295,17 +296,24 @@ fn drain_stderr(child: &mut Child) -> Result<(Receiver<String>, StderrThread), F
 fn devtools_endpoint(lines: &Receiver<String>) -> Result<String, Failed> {
     let deadline = Instant::now() + START_TIMEOUT;
     let mut seen = Vec::new();
-    while let Ok(line) = lines.recv_deadline(deadline) {
-        if let Some(at) = line.find("ws://") {
-            return Ok(line[at..].trim().to_string());
+    let ended = loop {
+        match lines.recv_deadline(deadline) {
+            Ok(line) => {
+                if let Some(at) = line.find("ws://") {
+                    return Ok(line[at..].trim().to_string());
+                }
+                seen.push(line);
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                break format!("did not print its DevTools address within {START_TIMEOUT:?}");
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                break "stopped before it printed its DevTools address".to_string();
+            }
         }
-        seen.push(line);
-    }
+    };
     Err(bench_error(
-        format!(
-            "Chromium did not print its DevTools address within {START_TIMEOUT:?}; it said: {}",
-            seen.join(" | ")
-        ),
+        format!("Chromium {ended}; it said: {}", seen.join(" | ")),
         INSTALL,
     ))
 }
