@@ -1,6 +1,7 @@
-//! `cargo bench`: the save-to-browser benchmark, which is `hotreload bench`
-//! run on the binary this build made. `cargo bench -- --json` prints JSON;
-//! `-- --quick` a short run.
+//! `cargo bench`: the save-to-browser benchmark, which is `hotreload bench
+//! --browser` run on the binary this build made (the browser rows say how
+//! to get Chromium where there is none). `cargo bench -- --json` prints
+//! JSON; `-- --quick` a short run.
 
 use std::process::{Command, ExitCode};
 
@@ -10,7 +11,7 @@ fn main() -> ExitCode {
         .skip(1)
         .filter(|a| a == "--json" || a == "--quick");
     let status = Command::new(env!("CARGO_BIN_EXE_hotreload"))
-        .arg("bench")
+        .args(["bench", "--browser"])
         .args(passed)
         .status();
     match status {

@@ -29,9 +29,11 @@ Usage:
   hotreload init [--force] [--config FILE]
                                       write a commented config.yaml
   hotreload bench [--clients N,N,...] [--trials N] [--debounce MS]
-                  [--dir DIR] [--quick] [--json]
+                  [--dir DIR] [--browser] [--quick] [--json]
                                       measure save-to-browser latency, idle
-                                      CPU and memory on this machine
+                                      CPU and memory on this machine;
+                                      --browser adds save to screen in a
+                                      headless Chromium
   hotreload --help | --version
 
 Examples:
@@ -669,7 +671,7 @@ fn bench(mut args: lexopt::Parser) -> Result<ExitCode, Failure> {
         source,
     })?;
     let (mut clients, mut trials, mut debounce, mut dir) = (None, None, None, None);
-    let (mut quick, mut json) = (false, false);
+    let (mut quick, mut json, mut browser) = (false, false, false);
     while let Some(arg) = args.next()? {
         match arg {
             Long("clients") => {
@@ -689,9 +691,10 @@ fn bench(mut args: lexopt::Parser) -> Result<ExitCode, Failure> {
             Long("dir") => dir = Some(text(&mut args, "--dir")?),
             Long("json") => json = true,
             Long("quick") => quick = true,
+            Long("browser") => browser = true,
             other => {
                 return Err(Usage(format!(
-                    "bench takes --clients, --trials, --debounce, --dir, --quick and --json; {}",
+                    "bench takes --clients, --trials, --debounce, --dir, --browser, --quick and --json; {}",
                     other.unexpected()
                 ))
                 .into());
@@ -707,6 +710,7 @@ fn bench(mut args: lexopt::Parser) -> Result<ExitCode, Failure> {
     options.trials = trials.unwrap_or(options.trials);
     options.debounce_ms = debounce.unwrap_or(options.debounce_ms);
     options.dir = dir.map_or(options.dir, PathBuf::from);
+    options.browser = browser;
     if options.trials == 0 {
         return Err(Usage("--trials must be at least 1".into()).into());
     }

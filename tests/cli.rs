@@ -641,8 +641,8 @@ fn embed_example_mounts_hot_reload_beside_its_routes() {
 fn bench_reports_every_measurement_and_loses_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
     let dir_arg = dir.path().to_string_lossy().into_owned();
-    let out = run(
-        &[
+    let bench = bin()
+        .args([
             "bench",
             // More clients than the bench keeps handshaking at once (64).
             "--clients",
@@ -652,11 +652,19 @@ fn bench_reports_every_measurement_and_loses_nothing() {
             "--dir",
             &dir_arg,
             "--json",
+            // Save to screen in Chromium: 5 saves per row with --quick.
+            "--browser",
             // After the flags it presets, which still win.
             "--quick",
-        ],
-        dir.path(),
-    );
+        ])
+        .current_dir(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("binary runs");
+    // Chromium's profile is named for the bench's process.
+    let profile = format!(".hotreload-bench-chromium-{}-", bench.id());
+    let out = bench.wait_with_output().expect("bench ends");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     let report: serde_json::Value =
@@ -711,12 +719,80 @@ fn bench_reports_every_measurement_and_loses_nothing() {
             );
         }
     }
-    // It cleans up after itself.
+    assert_browser_rows(&report);
+    // It cleans up after itself: temp trees, Chromium's profile (in the
+    // system's temp folder), and Chromium itself, whose command line names
+    // the profile.
     assert_eq!(
         std::fs::read_dir(dir.path()).expect("list").count(),
         0,
         "temp trees left behind"
     );
+    let names = |dir: &Path| -> Vec<String> {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let profiles: Vec<String> = names(&std::env::temp_dir())
+        .into_iter()
+        .filter(|n| n.starts_with(&profile))
+        .collect();
+    assert!(profiles.is_empty(), "Chromium's profile left: {profiles:?}");
+    let left: Vec<String> = names(Path::new("/proc"))
+        .into_iter()
+        .filter_map(|pid| std::fs::read(Path::new("/proc").join(pid).join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&profile))
+        .collect();
+    assert!(left.is_empty(), "Chromium outlived the bench: {left:#?}");
+}
+
+/// The browser rows of `bench --browser --quick`: CSS and HTML edits at the
+/// fixed debounce and at the default, 5 saves each, every number between 0
+/// and a generous 5 s. Skipped (and said so) only where there is no
+/// Chromium; under `CI` never.
+fn assert_browser_rows(report: &serde_json::Value) {
+    let browser = &report["browser"];
+    if let Some(why) = browser["skipped"].as_str() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI is set but the bench skipped the browser rows: {why}"
+        );
+        assert!(why.contains("apt-get install chromium"), "{why}");
+        eprintln!("browser rows {why}");
+        return;
+    }
+    assert!(
+        browser["chromium"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("Chromium ")),
+        "names the Chromium: {browser}"
+    );
+    let rows = browser["rows"].as_array().expect("browser rows");
+    let kinds: Vec<(&str, Option<u64>)> = rows
+        .iter()
+        .map(|r| (r["edit"].as_str().unwrap_or("?"), r["debounce_ms"].as_u64()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("css", Some(100)),
+            ("css", None),
+            ("html", Some(100)),
+            ("html", None)
+        ],
+        "{browser}"
+    );
+    for row in rows {
+        assert_eq!(row["saves"], 5, "{row}");
+        for stat in ["min", "p50", "p95", "max"] {
+            let ms = row["ms"][stat].as_f64().unwrap_or(f64::NAN);
+            assert!((0.0..5000.0).contains(&ms), "{stat} of {row}");
+        }
+    }
 }
 
 #[test]

@@ -21,8 +21,11 @@ use tungstenite::protocol::WebSocketConfig;
 
 use hotreload::protocol::push_json_str;
 
+mod browser;
+mod cdp;
 mod proxy;
 
+pub use browser::Browser;
 pub use proxy::{Measure, ProxyRow};
 
 /// What to measure.
@@ -52,6 +55,10 @@ pub struct Options {
     pub proxy_requests: usize,
     /// How long several connections at once measure the proxy's throughput.
     pub proxy_window: Duration,
+    /// Measure save to screen in a headless Chromium too (`--browser`).
+    pub browser: bool,
+    /// CSS saves, and HTML saves, per debounce setting in the browser rows.
+    pub browser_saves: usize,
 }
 
 impl Options {
@@ -71,11 +78,13 @@ impl Options {
             storm_files: 10_000,
             proxy_requests: 500,
             proxy_window: Duration::from_secs(2),
+            browser: false,
+            browser_saves: 30,
         }
     }
 
     /// A short run (seconds): 1 and 100 clients, 5 saves each, 2 s idle, a
-    /// 10,000-file tree and a 1,000-file storm.
+    /// 10,000-file tree, a 1,000-file storm and 5 saves of each browser row.
     pub fn quick(self) -> Options {
         Options {
             clients: vec![1, 100],
@@ -86,6 +95,7 @@ impl Options {
             storm_files: 1_000,
             proxy_requests: 100,
             proxy_window: Duration::from_millis(500),
+            browser_saves: 5,
             ..self
         }
     }
@@ -151,6 +161,8 @@ pub struct Report {
     pub storm: Option<Storm>,
     /// What `hotreload proxy` adds, per body.
     pub proxy: Vec<ProxyRow>,
+    /// Save to screen in Chromium, if asked for and there is one.
+    pub browser: Browser,
 }
 
 /// The event storm's outcome.
@@ -476,6 +488,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<Report, 
         tree: None,
         storm: None,
         proxy: Vec::new(),
+        browser: Browser::NotAsked,
     };
     // The server would refuse clients past its open-file limit; say so now
     // rather than after a minute of measuring.
@@ -516,6 +529,16 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<Report, 
         }
         drop(server);
         clients.join();
+    }
+
+    if options.browser {
+        report.browser = browser::measure(
+            &options.server,
+            &options.dir,
+            options.debounce_ms,
+            options.browser_saves,
+            &mut progress,
+        )?;
     }
 
     progress(&format!(
@@ -798,6 +821,45 @@ impl Report {
                 l.duplicated
             );
         }
+        match &self.browser {
+            Browser::NotAsked => {}
+            Browser::Skipped(why) => {
+                let _ = writeln!(out, "\nsave to screen in Chromium: skipped: {why}");
+            }
+            Browser::Measured(b) => {
+                let _ = writeln!(
+                    out,
+                    "\nsave to screen in {} (ms from the write's return: css to the new style computed, html to the new page's DOMContentLoaded)",
+                    b.chromium
+                );
+                let _ = writeln!(
+                    out,
+                    "page clock minus bench clock {:+.2} ms (+-{:.2})",
+                    b.clock_offset_ms, b.clock_error_ms
+                );
+                let _ = writeln!(
+                    out,
+                    "{:<5} {:<9} {:>5} {:>7} {:>7} {:>7} {:>7}",
+                    "edit", "debounce", "saves", "min", "p50", "p95", "max"
+                );
+                for r in &b.rows {
+                    let debounce = r
+                        .debounce_ms
+                        .map_or("default".into(), |d| format!("{d} ms"));
+                    let _ = writeln!(
+                        out,
+                        "{:<5} {:<9} {:>5} {:>7.2} {:>7.2} {:>7.2} {:>7.2}",
+                        r.edit.name(),
+                        debounce,
+                        r.saves,
+                        r.ms[0],
+                        r.ms[1],
+                        r.ms[2],
+                        r.ms[3]
+                    );
+                }
+            }
+        }
         let _ = writeln!(
             out,
             "\nidle with {} clients: {:.3} CPU seconds in {:.0} s",
@@ -933,6 +995,41 @@ impl Report {
                 );
             }
             None => out.push_str(",\"storm\":null"),
+        }
+        match &self.browser {
+            Browser::NotAsked => out.push_str(",\"browser\":null"),
+            Browser::Skipped(why) => {
+                out.push_str(",\"browser\":{\"skipped\":");
+                push_json_str(&mut out, why);
+                out.push('}');
+            }
+            Browser::Measured(b) => {
+                out.push_str(",\"browser\":{\"chromium\":");
+                push_json_str(&mut out, &b.chromium);
+                let _ = write!(
+                    out,
+                    ",\"clock_offset_ms\":{},\"clock_error_ms\":{},\"rows\":[",
+                    num(b.clock_offset_ms),
+                    num(b.clock_error_ms)
+                );
+                for (i, r) in b.rows.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    let debounce = r.debounce_ms.map_or("null".into(), |d| d.to_string());
+                    let _ = write!(
+                        out,
+                        "{{\"edit\":\"{}\",\"debounce_ms\":{debounce},\"saves\":{},\"ms\":{{\"min\":{},\"p50\":{},\"p95\":{},\"max\":{}}}}}",
+                        r.edit.name(),
+                        r.saves,
+                        num(r.ms[0]),
+                        num(r.ms[1]),
+                        num(r.ms[2]),
+                        num(r.ms[3])
+                    );
+                }
+                out.push_str("]}");
+            }
         }
         out.push_str(",\"proxy\":[");
         for (i, r) in self.proxy.iter().enumerate() {
