@@ -12,6 +12,7 @@
 //! away never appears.
 
 pub mod debounce;
+pub(crate) mod gitignore;
 pub mod patterns;
 
 use std::collections::{BTreeMap, BTreeSet};
