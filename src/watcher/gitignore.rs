@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// One pattern line of an ignore file.
 #[derive(Debug)]
@@ -212,9 +212,9 @@ struct Repo {
     /// The work tree's top (the folder holding `.git`).
     top: PathBuf,
     /// `info/exclude` of the repository, read at start.
-    exclude: Rc<List>,
+    exclude: Arc<List>,
     /// Each folder's `.gitignore` (absent: no rules), by absolute folder.
-    cache: HashMap<PathBuf, Rc<List>>,
+    cache: HashMap<PathBuf, Arc<List>>,
 }
 
 impl Repo {
@@ -228,13 +228,13 @@ impl Repo {
             .unwrap_or_else(|| parse(b"", Vec::new(), Path::new("info/exclude")));
         Some(Repo {
             top: top.to_path_buf(),
-            exclude: Rc::new(exclude),
+            exclude: Arc::new(exclude),
             cache: HashMap::new(),
         })
     }
 
     /// The `.gitignore` of `dir` (inside the work tree), read once.
-    fn list(&mut self, dir: &Path) -> Rc<List> {
+    fn list(&mut self, dir: &Path) -> Arc<List> {
         if let Some(list) = self.cache.get(dir) {
             return list.clone();
         }
@@ -251,7 +251,7 @@ impl Repo {
             .strip_prefix(&self.top)
             .map(|rel| rel.as_os_str().as_bytes().to_vec())
             .unwrap_or_default();
-        let list = Rc::new(parse(&text, base, &file));
+        let list = Arc::new(parse(&text, base, &file));
         self.cache.insert(dir.to_path_buf(), list.clone());
         list
     }
@@ -259,7 +259,7 @@ impl Repo {
     /// The rule that decides `path` itself, its parents aside: the last
     /// match of `info/exclude` and the `.gitignore` of every folder from
     /// the top down to its parent, deeper files winning.
-    fn decide(&mut self, path: &Path, is_dir: bool) -> Option<(Rc<List>, usize)> {
+    fn decide(&mut self, path: &Path, is_dir: bool) -> Option<(Arc<List>, usize)> {
         let rel = path.strip_prefix(&self.top).ok()?.as_os_str().as_bytes();
         if rel.is_empty() {
             return None;
@@ -267,7 +267,7 @@ impl Repo {
         let name = path.file_name()?.as_bytes();
         let parent = path.parent()?;
         let top = self.top.clone();
-        let mut lists: Vec<Rc<List>> = parent
+        let mut lists: Vec<Arc<List>> = parent
             .ancestors()
             .take_while(|a| a.starts_with(&top))
             .map(|dir| self.list(dir))

@@ -9,7 +9,10 @@
 //! missing is waited for through a watch on its deepest existing ancestor,
 //! checked again after that watch is in place. A batch compares each path
 //! before and after it, so a temporary file an editor creates and renames
-//! away never appears.
+//! away never appears. In a git work tree, what git ignores is left out as
+//! the `ignore` key's globs are ([`gitignore`]); a changed `.gitignore`
+//! applies to the next event at once, and to the watches once the events
+//! already queued are handled.
 
 pub mod debounce;
 pub(crate) mod gitignore;
@@ -29,6 +32,7 @@ use crate::config::{Config, WatchDir};
 use crate::protocol::Change;
 use crate::stoppable::Stoppable;
 use debounce::{Debouncer, Pending};
+use gitignore::GitIgnore;
 use patterns::{Patterns, rel_string};
 
 type Events = Receiver<notify::Result<notify::Event>>;
@@ -77,6 +81,14 @@ impl Watcher {
         events: Events,
     ) -> Result<Watcher, Error> {
         let patterns = Patterns::new(&config.patterns, &config.ignore)?;
+        let paths: Vec<PathBuf> = (config.watch_dirs.iter())
+            .map(|dir| std::path::absolute(&dir.path).unwrap_or_else(|_| dir.path.clone()))
+            .collect();
+        let git = if config.gitignore {
+            GitIgnore::new(&paths)
+        } else {
+            None
+        };
         let mut state = State {
             roots: Vec::new(),
             backend,
@@ -90,14 +102,16 @@ impl Watcher {
             ),
             batches,
             limit_warned: false,
+            git,
+            rules_changed: None,
         };
         let mut files = 0;
-        for dir in &config.watch_dirs {
-            let path = std::path::absolute(&dir.path).unwrap_or_else(|_| dir.path.clone());
+        for (dir, path) in config.watch_dirs.iter().zip(paths) {
             state.roots.push(Root {
                 dir: dir.clone(),
                 path,
                 present: false,
+                git_ignored: false,
             });
         }
         for i in 0..state.roots.len() {
@@ -127,6 +141,9 @@ struct Root {
     /// Absolute, as notify reports paths under it.
     path: PathBuf,
     present: bool,
+    /// git ignores the watch dir itself: nothing in it is reported, and
+    /// only its own folder is watched (to see the rules change).
+    git_ignored: bool,
 }
 
 struct State {
@@ -143,6 +160,11 @@ struct State {
     /// Where batches go; disconnected when the manager is closing.
     batches: Sender<Vec<Change>>,
     limit_warned: bool,
+    /// git's ignore rules, when `gitignore` is on and a root is in a work tree.
+    git: Option<GitIgnore>,
+    /// A `.gitignore` changed, at its modification time (the latest, if
+    /// several did): the watches follow once queued events are handled.
+    rules_changed: Option<SystemTime>,
 }
 
 impl State {
@@ -172,6 +194,12 @@ impl State {
                     Err(_) => break,
                 }
             }
+            if let Some(since) = self.rules_changed.take() {
+                self.follow_new_rules(RulesChanged {
+                    since,
+                    now: Instant::now(),
+                });
+            }
             if let Some(ready) = self.debouncer.take_ready(Instant::now()) {
                 let changes = self.resolve(ready);
                 if !changes.is_empty() && self.batches.send(changes).is_err() {
@@ -193,6 +221,9 @@ impl State {
             // Opening or reading a file (our own static server does) is no change.
             EventKind::Access(_) => return,
             _ => {}
+        }
+        if self.git.is_some() {
+            self.note_gitignore_changes(&event.paths);
         }
         match event.kind {
             // A move whose other end is outside every watched folder (the
@@ -260,8 +291,15 @@ impl State {
             return;
         }
         let is_dir = path.symlink_metadata().map(|m| m.is_dir()).unwrap_or(false);
+        if self.git_ignores(path, is_dir) {
+            return;
+        }
         if is_dir {
             if !self.watched.contains(path) {
+                // A folder made (or moved here) anew: its rules too.
+                if let Some(git) = &mut self.git {
+                    git.forget(path);
+                }
                 self.walk(path, Scan::Appeared(now));
             }
         } else if self.patterns.is_reported(&rel) {
@@ -293,7 +331,7 @@ impl State {
             return;
         }
         let rel = self.rel(i, path);
-        if self.patterns.is_reported(&rel) {
+        if self.patterns.is_reported(&rel) && !self.git_ignores(path, false) {
             let before = self.known.contains_key(path);
             self.debouncer.push(path.to_path_buf(), before, moved, now);
         }
@@ -302,6 +340,9 @@ impl State {
     /// A directory left: unwatch it and everything below, and put each file
     /// we knew there into the batch (a move reports no events for them).
     fn forget_tree(&mut self, dir: &Path, moved: bool, now: Instant) {
+        if let Some(git) = &mut self.git {
+            git.forget(dir);
+        }
         let dirs: Vec<PathBuf> = under(&self.watched, dir).cloned().collect();
         for d in dirs {
             self.watched.remove(&d);
@@ -323,6 +364,9 @@ impl State {
     /// parent's watch are dropped in notify's callback).
     fn walk(&mut self, dir: &Path, scan: Scan) -> usize {
         let Some(i) = self.root_of(dir) else { return 0 };
+        if dir == self.roots[i].path {
+            self.check_root_ignored(i);
+        }
         let mut files = 0;
         let mut stack = vec![dir.to_path_buf()];
         let mut failed = Vec::new();
@@ -338,7 +382,14 @@ impl State {
             for entry in entries.into_iter().flatten().flatten() {
                 let path = entry.path();
                 let rel = self.rel(i, &path);
-                match classify(&self.patterns, &entry, &rel) {
+                let kind = match classify(&self.patterns, &entry, &rel) {
+                    // An ignored watch dir: its own watch only.
+                    _ if self.roots[i].git_ignored => Entry::Skip,
+                    Entry::Dir if self.git_ignores_here(&path, true) => Entry::Skip,
+                    Entry::File if self.git_ignores_here(&path, false) => Entry::Skip,
+                    kind => kind,
+                };
+                match kind {
                     Entry::Dir => stack.push(path),
                     Entry::File => {
                         files += 1;
@@ -346,6 +397,15 @@ impl State {
                             Scan::Appeared(now) => {
                                 let before = self.known.contains_key(&path);
                                 self.debouncer.push(path, before, false, now);
+                            }
+                            Scan::Unignored(change) => {
+                                let mtime = entry.metadata().ok().and_then(|m| m.modified().ok());
+                                if change.is_new(mtime) {
+                                    let before = self.known.contains_key(&path);
+                                    self.debouncer.push(path, before, false, change.now);
+                                } else {
+                                    self.known.insert(path, mtime);
+                                }
                             }
                             Scan::Startup | Scan::Rescan => {
                                 let mtime = entry.metadata().ok().and_then(|m| m.modified().ok());
@@ -413,7 +473,7 @@ impl State {
         // it is a build clearing its output, which needs no advice.
         let fix = match scan {
             Scan::Startup => " (if the name is wrong, fix watch_dirs or --watch)",
-            Scan::Rescan | Scan::Appeared(_) => "",
+            Scan::Rescan | Scan::Appeared(_) | Scan::Unignored(_) => "",
         };
         log::warn!(
             "[HotReload] watch dir {} {problem}; it will be watched when it appears{fix}",
@@ -543,6 +603,140 @@ impl State {
         }
     }
 
+    /// Does git ignore `path`, itself or through a parent folder?
+    fn git_ignores(&mut self, path: &Path, is_dir: bool) -> bool {
+        self.git
+            .as_mut()
+            .is_some_and(|git| git.is_ignored(path, is_dir))
+    }
+
+    /// Does git ignore `path` itself? For walks, which never enter an
+    /// ignored folder.
+    fn git_ignores_here(&mut self, path: &Path, is_dir: bool) -> bool {
+        self.git
+            .as_mut()
+            .is_some_and(|git| git.is_ignored_here(path, is_dir))
+    }
+
+    /// Sees whether git ignores watch dir `i` itself, and says so when that
+    /// is new: a user who named the folder surely wants to hear why nothing
+    /// in it is reported.
+    fn check_root_ignored(&mut self, i: usize) {
+        let path = self.roots[i].path.clone();
+        let hit = self
+            .git
+            .as_mut()
+            .and_then(|git| git.ignored_by(&path, true));
+        if let Some(hit) = &hit
+            && !self.roots[i].git_ignored
+        {
+            log::warn!(
+                "[HotReload] watch dir {} is ignored by git ({hit}), so nothing in it is reported.\n  fix: remove that line (or add a `!` line after it), or set `gitignore: false`",
+                path.display()
+            );
+        }
+        self.roots[i].git_ignored = hit.is_some();
+    }
+
+    /// A `.gitignore` among `paths` was written, made, moved or deleted:
+    /// its folder's rules are read again at the next question (so the
+    /// next event follows them), and the watches follow after this drain.
+    fn note_gitignore_changes(&mut self, paths: &[PathBuf]) {
+        for path in paths {
+            if path.file_name().is_some_and(|n| n == ".gitignore")
+                && let Some(dir) = path.parent()
+                && self.root_of(path).is_some()
+                && let Some(git) = &mut self.git
+            {
+                git.forget(dir);
+                // A deleted one counts from now.
+                let at = (path.symlink_metadata().and_then(|m| m.modified()))
+                    .unwrap_or_else(|_| SystemTime::now());
+                self.rules_changed = Some(self.rules_changed.map_or(at, |t| t.max(at)));
+            }
+        }
+    }
+
+    /// After a `.gitignore` changed: folders git now ignores lose their
+    /// watch (their files are forgotten, not reported deleted: they are
+    /// still there), folders it no longer ignores are watched, and files
+    /// that became reportable are recorded so their next change is
+    /// `modified`. Files written since the `.gitignore` are left to their
+    /// own events (or, in a folder not watched until now, reported
+    /// `created`), so a file made just after the edit is not taken for an
+    /// old one.
+    ///
+    /// It reads every watched folder once: a cost for a rare event.
+    fn follow_new_rules(&mut self, change: RulesChanged) {
+        for i in 0..self.roots.len() {
+            if self.roots[i].present {
+                self.check_root_ignored(i);
+            }
+        }
+        let watched: Vec<PathBuf> = self.watched.iter().cloned().collect();
+        for dir in &watched {
+            let Some(i) = self.root_of(dir) else { continue };
+            let is_root = *dir == self.roots[i].path;
+            if !self.watched.contains(dir) || is_root {
+                continue;
+            }
+            if self.roots[i].git_ignored || self.git_ignores(dir, true) {
+                let below: Vec<PathBuf> = under(&self.watched, dir).cloned().collect();
+                for d in below {
+                    self.watched.remove(&d);
+                    let _ = self.backend.unwatch(&d);
+                }
+            }
+        }
+        for dir in self.watched.iter().cloned().collect::<Vec<_>>() {
+            let Some(i) = self.root_of(&dir) else {
+                continue;
+            };
+            if self.roots[i].git_ignored {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let rel = self.rel(i, &path);
+                match classify(&self.patterns, &entry, &rel) {
+                    Entry::Dir => {
+                        if !self.watched.contains(&path) && !self.git_ignores_here(&path, true) {
+                            self.walk(&path, Scan::Unignored(change));
+                        }
+                    }
+                    Entry::File if self.git_ignores_here(&path, false) => {
+                        self.known.remove(&path);
+                    }
+                    Entry::File => {
+                        let mtime = entry.metadata().ok().and_then(|m| m.modified().ok());
+                        // One written since has its own events, which say `created`.
+                        if !self.known.contains_key(&path)
+                            && self.patterns.is_reported(&rel)
+                            && !change.is_new(mtime)
+                        {
+                            self.known.insert(path, mtime);
+                        }
+                    }
+                    Entry::Skip => {}
+                }
+            }
+        }
+        // Files in folders no longer watched, or in an ignored watch dir.
+        let stale: Vec<PathBuf> = (self.known.keys())
+            .filter(|p| {
+                let watched = p.parent().is_some_and(|d| self.watched.contains(d));
+                !watched || self.root_of(p).is_none_or(|i| self.roots[i].git_ignored)
+            })
+            .cloned()
+            .collect();
+        for path in stale {
+            self.known.remove(&path);
+        }
+    }
+
     /// Turns a due batch into changes, comparing each path with the disk now.
     fn resolve(&mut self, ready: Vec<(PathBuf, Pending)>) -> Vec<Change> {
         let mut changes = Vec::with_capacity(ready.len());
@@ -589,6 +783,23 @@ enum Scan {
     Rescan,
     /// A folder appeared while running: put its files into the batch.
     Appeared(Instant),
+    /// git stopped ignoring a folder: record the files that were there
+    /// before the rules changed, put the ones written since into the batch.
+    Unignored(RulesChanged),
+}
+
+/// When a `.gitignore` changed: a file modified before it was there all
+/// along; one modified since is new (its events may still be on the way).
+#[derive(Clone, Copy)]
+struct RulesChanged {
+    since: SystemTime,
+    now: Instant,
+}
+
+impl RulesChanged {
+    fn is_new(&self, mtime: Option<SystemTime>) -> bool {
+        mtime.is_none_or(|m| m >= self.since)
+    }
 }
 
 /// What a walk does with a directory entry.
