@@ -236,3 +236,25 @@ fn a_watch_dir_git_ignores_and_a_broken_line_are_warned_about() {
         vec![("web/c.css".into(), "modified".into())]
     );
 }
+
+#[test]
+fn no_gitignore_serves_an_output_folder_that_git_ignores() {
+    let Some(dir) = repo() else { return };
+    write(&dir.path().join(".gitignore"), "public/\n");
+    write(&dir.path().join("public/index.html"), "<body>hi</body>");
+    let server = serve(
+        &["serve", "public", "--no-gitignore", "--port", "0"],
+        dir.path(),
+        &[],
+    );
+    let mut ws = connect(server.addr, None).expect("WebSocket connects");
+    assert!(
+        next_message(&mut ws, PATIENCE).is_some(),
+        "a connected message"
+    );
+    write(&dir.path().join("public/index.html"), "<body>new</body>");
+    assert_eq!(
+        changes(&next_change(&mut ws)),
+        vec![("public/index.html".into(), "modified".into())]
+    );
+}

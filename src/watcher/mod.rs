@@ -631,7 +631,7 @@ impl State {
             && !self.roots[i].git_ignored
         {
             log::warn!(
-                "[HotReload] watch dir {} is ignored by git ({hit}), so nothing in it is reported.\n  fix: remove that line (or add a `!` line after it), or set `gitignore: false`",
+                "[HotReload] watch dir {} is ignored by git ({hit}), so nothing in it is reported.\n  fix: remove that line (or add a `!` line after it), or set `gitignore: false` (`--no-gitignore`)",
                 path.display()
             );
         }
