@@ -65,8 +65,9 @@ fn a_gitignored_folder_gives_nothing_and_takes_no_watch() {
     let Some(dir) = repo() else { return };
     site(dir.path());
     let (server, mut ws) = start(dir.path());
-    // `.git` is a default ignore; `dist` is git's.
-    wait_for_watches(server.child.id(), dir.path(), &["", "css"]);
+    // `.git` is a default ignore (its `info` is watched for edits to
+    // `info/exclude`); `dist` is git's.
+    wait_for_watches(server.child.id(), dir.path(), &["", "css", ".git/info"]);
 
     write(&dir.path().join("dist/out.js"), "2");
     write(&dir.path().join("dist/sub/deep.js"), "2");
@@ -82,7 +83,11 @@ fn a_gitignored_folder_gives_nothing_and_takes_no_watch() {
         vec![("css/app.css".into(), "modified".into())]
     );
     assert_quiet(&mut ws, quiet());
-    wait_for_watches(server.child.id(), dir.path(), &["", "css", "js"]);
+    wait_for_watches(
+        server.child.id(),
+        dir.path(),
+        &["", "css", "js", ".git/info"],
+    );
 }
 
 #[test]
@@ -91,7 +96,7 @@ fn editing_the_gitignore_applies_without_a_restart() {
     site(dir.path());
     let (server, mut ws) = start(dir.path());
     let pid = server.child.id();
-    wait_for_watches(pid, dir.path(), &["", "css"]);
+    wait_for_watches(pid, dir.path(), &["", "css", ".git/info"]);
 
     // Un-ignore `dist` (logs stay ignored).
     write(&dir.path().join(".gitignore"), "*.log\n");
@@ -99,7 +104,11 @@ fn editing_the_gitignore_applies_without_a_restart() {
         changes(&next_change(&mut ws)),
         vec![(".gitignore".into(), "modified".into())]
     );
-    wait_for_watches(pid, dir.path(), &["", "css", "dist", "dist/sub"]);
+    wait_for_watches(
+        pid,
+        dir.path(),
+        &["", "css", "dist", "dist/sub", ".git/info"],
+    );
     write(&dir.path().join("dist/sub/deep.js"), "3");
     write(&dir.path().join("debug.log"), "z");
     // The file was there all along: its change is a modification.
@@ -114,7 +123,7 @@ fn editing_the_gitignore_applies_without_a_restart() {
         changes(&next_change(&mut ws)),
         vec![(".gitignore".into(), "modified".into())]
     );
-    wait_for_watches(pid, dir.path(), &["", "css"]);
+    wait_for_watches(pid, dir.path(), &["", "css", ".git/info"]);
     write(&dir.path().join("dist/out.js"), "4");
     write(&dir.path().join("css/app.css"), "c{}");
     assert_eq!(
@@ -220,8 +229,13 @@ fn a_watch_dir_git_ignores_and_a_broken_line_are_warned_about() {
     let ignored = wait_for_line(&lines, &["watch dir", "site", "is ignored by git"]);
     assert!(ignored.contains(".gitignore:2"), "{ignored}");
     wait_for_line(&lines, &["fix:", "`gitignore: false`"]);
-    // The ignored watch dir keeps its own watch (to see the rules change), no more.
-    wait_for_watches(server.child.id(), dir.path(), &["site", "web"]);
+    // The ignored watch dir keeps its own watch (to see the rules change),
+    // no more; the work tree's top is watched for its `.gitignore`.
+    wait_for_watches(
+        server.child.id(),
+        dir.path(),
+        &["", ".git/info", "site", "web"],
+    );
 
     let mut ws = connect(server.addr, None).expect("WebSocket connects");
     assert!(
@@ -257,4 +271,51 @@ fn no_gitignore_serves_an_output_folder_that_git_ignores() {
         changes(&next_change(&mut ws)),
         vec![("public/index.html".into(), "modified".into())]
     );
+}
+
+#[test]
+fn edits_above_the_watch_dir_and_to_info_exclude_apply_too() {
+    let Some(dir) = repo() else { return };
+    write(&dir.path().join("web/a.css"), "a{}");
+    write(&dir.path().join("web/app.log"), "x");
+    write(&dir.path().join(".gitignore"), "*.log\n");
+    let server = serve(&["serve", "web", "--port", "0"], dir.path(), &[]);
+    let mut ws = connect(server.addr, None).expect("WebSocket connects");
+    assert!(
+        next_message(&mut ws, PATIENCE).is_some(),
+        "a connected message"
+    );
+    wait_for_watches(server.child.id(), dir.path(), &["", ".git/info", "web"]);
+
+    // The top's .gitignore, outside the watch dir, stops ignoring logs.
+    write(&dir.path().join(".gitignore"), "# nothing\n");
+    // Nothing tells when the watcher has read it: save until it shows.
+    let deadline = Instant::now() + PATIENCE;
+    let got = loop {
+        write(&dir.path().join("web/app.log"), "y");
+        if let Some(m) = next_message(&mut ws, quiet()) {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "web/app.log never reported");
+    };
+    assert_eq!(
+        changes(&got),
+        vec![("web/app.log".into(), "modified".into())]
+    );
+
+    // info/exclude ignores it again.
+    write(&dir.path().join(".git/info/exclude"), "*.log\n");
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        write(&dir.path().join("web/app.log"), "z");
+        write(&dir.path().join("web/a.css"), "b{}");
+        let got = changes(&next_change(&mut ws));
+        if got == vec![("web/a.css".into(), "modified".into())] {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "web/app.log still reported: {got:?}"
+        );
+    }
 }

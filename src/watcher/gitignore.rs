@@ -211,7 +211,9 @@ impl List {
 struct Repo {
     /// The work tree's top (the folder holding `.git`).
     top: PathBuf,
-    /// `info/exclude` of the repository, read at start.
+    /// Where `info/exclude` is (in the shared folder of a linked worktree).
+    exclude_path: Option<PathBuf>,
+    /// Its rules.
     exclude: Arc<List>,
     /// Each folder's `.gitignore` (absent: no rules), by absolute folder.
     cache: HashMap<PathBuf, Arc<List>>,
@@ -221,14 +223,11 @@ impl Repo {
     /// The work tree `dir` is in (its deepest folder holding `.git`), if any.
     fn find(dir: &Path) -> Option<Repo> {
         let top = dir.ancestors().find(|a| a.join(".git").exists())?;
-        let exclude = git_dir(top)
-            .map(|git| common_dir(&git).join("info").join("exclude"))
-            .and_then(|path| std::fs::read(&path).ok().map(|text| (path, text)))
-            .map(|(path, text)| parse(&text, Vec::new(), &path))
-            .unwrap_or_else(|| parse(b"", Vec::new(), Path::new("info/exclude")));
+        let exclude_path = git_dir(top).map(|git| common_dir(&git).join("info").join("exclude"));
         Some(Repo {
             top: top.to_path_buf(),
-            exclude: Arc::new(exclude),
+            exclude: Arc::new(read_exclude(exclude_path.as_deref())),
+            exclude_path,
             cache: HashMap::new(),
         })
     }
@@ -360,6 +359,59 @@ impl GitIgnore {
         for repo in &mut self.repos {
             repo.cache.retain(|d, _| !d.starts_with(dir));
         }
+    }
+
+    /// `path` changed (written, made, moved, deleted): if it is a file of
+    /// rules (a `.gitignore` in a work tree, or `info/exclude`), its rules
+    /// are read again at the next question, and the answer is true.
+    pub(crate) fn changed(&mut self, path: &Path) -> bool {
+        for repo in &mut self.repos {
+            if repo.exclude_path.as_deref() == Some(path) {
+                repo.exclude = Arc::new(read_exclude(Some(path)));
+                return true;
+            }
+        }
+        if path.file_name().is_some_and(|n| n == ".gitignore")
+            && let Some(dir) = path.parent()
+            && self.repos.iter().any(|r| dir.starts_with(&r.top))
+        {
+            self.forget(dir);
+            return true;
+        }
+        false
+    }
+
+    /// The folders whose files of rules no watch dir's walk covers: each
+    /// folder from a work tree's top down to a watch dir (the watch dir and
+    /// other watch dirs aside), and the one holding `info/exclude`. Watched,
+    /// they tell of edits to those files too.
+    pub(crate) fn outer_folders(&self, roots: &[PathBuf]) -> Vec<PathBuf> {
+        let inside_a_root = |dir: &Path| roots.iter().any(|r| dir.starts_with(r));
+        let mut out: Vec<PathBuf> = Vec::new();
+        for repo in &self.repos {
+            for root in roots.iter().filter(|r| r.starts_with(&repo.top)) {
+                let above = root.ancestors().skip(1);
+                for dir in above.take_while(|a| a.starts_with(&repo.top)) {
+                    if !inside_a_root(dir) {
+                        out.push(dir.to_path_buf());
+                    }
+                }
+            }
+            if let Some(info) = repo.exclude_path.as_deref().and_then(Path::parent) {
+                out.push(info.to_path_buf());
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// The rules of `info/exclude`, none when it is missing.
+fn read_exclude(path: Option<&Path>) -> List {
+    match path.and_then(|p| std::fs::read(p).ok().map(|text| (p, text))) {
+        Some((path, text)) => parse(&text, Vec::new(), path),
+        None => parse(b"", Vec::new(), Path::new("info/exclude")),
     }
 }
 

@@ -103,6 +103,7 @@ impl Watcher {
             batches,
             limit_warned: false,
             git,
+            git_watched: BTreeSet::new(),
             rules_changed: None,
         };
         let mut files = 0;
@@ -114,6 +115,7 @@ impl Watcher {
                 git_ignored: false,
             });
         }
+        state.watch_git_folders();
         for i in 0..state.roots.len() {
             files += state.attach_root(i, Scan::Startup);
         }
@@ -162,6 +164,9 @@ struct State {
     limit_warned: bool,
     /// git's ignore rules, when `gitignore` is on and a root is in a work tree.
     git: Option<GitIgnore>,
+    /// Folders outside every root watched for edits to git's rules: those
+    /// between a work tree's top and a root, and the one of `info/exclude`.
+    git_watched: BTreeSet<PathBuf>,
     /// A `.gitignore` changed, at its modification time (the latest, if
     /// several did): the watches follow once queued events are handled.
     rules_changed: Option<SystemTime>,
@@ -222,9 +227,18 @@ impl State {
             EventKind::Access(_) => return,
             _ => {}
         }
-        if self.git.is_some() {
-            self.note_gitignore_changes(&event.paths);
-        }
+        // A `.gitignore`'s own event is handled under the rules before it,
+        // so its own `created` is not taken for a file older than the rules.
+        let rules_files = match self.git {
+            Some(_) => event.paths.clone(),
+            None => Vec::new(),
+        };
+        self.handle_change(event, now);
+        self.note_gitignore_changes(&rules_files);
+    }
+
+    /// A change (not an access) to the paths of `event`.
+    fn handle_change(&mut self, event: notify::Event, now: Instant) {
         match event.kind {
             // A move whose other end is outside every watched folder (the
             // trash, another project) is a deletion; a move inside the tree
@@ -303,9 +317,22 @@ impl State {
                 self.walk(path, Scan::Appeared(now));
             }
         } else if self.patterns.is_reported(&rel) {
-            let before = self.known.contains_key(path);
+            let before = self.known.contains_key(path) || self.made_before_new_rules(path);
             self.debouncer.push(path.to_path_buf(), before, false, now);
         }
+    }
+
+    /// Between a `.gitignore` edit and [`State::follow_new_rules`] (the
+    /// rest of the queued events), a file git no longer ignores is not yet
+    /// recorded: was it there before the edit (so its change is `modified`)?
+    fn made_before_new_rules(&self, path: &Path) -> bool {
+        self.rules_changed.is_some_and(|since| {
+            let change = RulesChanged {
+                since,
+                now: Instant::now(),
+            };
+            !change.is_new(path.symlink_metadata().ok().as_ref())
+        })
     }
 
     /// Nothing is at `path` any more (deleted, or moved away when `moved`).
@@ -399,12 +426,17 @@ impl State {
                                 self.debouncer.push(path, before, false, now);
                             }
                             Scan::Unignored(change) => {
-                                let mtime = entry.metadata().ok().and_then(|m| m.modified().ok());
-                                if change.is_new(mtime) {
+                                let meta = entry.metadata().ok();
+                                let mtime = meta.as_ref().and_then(|m| m.modified().ok());
+                                if change.is_new(meta.as_ref()) {
                                     let before = self.known.contains_key(&path);
                                     self.debouncer.push(path, before, false, change.now);
                                 } else {
-                                    self.known.insert(path, mtime);
+                                    self.known.insert(path.clone(), mtime);
+                                    // Saved since, maybe before this folder's watch.
+                                    if change.is_changed(meta.as_ref()) {
+                                        self.debouncer.push(path, true, false, change.now);
+                                    }
                                 }
                             }
                             Scan::Startup | Scan::Rescan => {
@@ -536,7 +568,10 @@ impl State {
     /// Watches `dir` to see a missing root appear below it. `Ok(false)`
     /// when `dir` is gone by now (removed as fast as it was found).
     fn watch_ancestor(&mut self, dir: PathBuf) -> Result<bool, notify::Error> {
-        if self.ancestors.contains(&dir) || self.watched.contains(&dir) {
+        if self.ancestors.contains(&dir)
+            || self.watched.contains(&dir)
+            || self.git_watched.contains(&dir)
+        {
             return Ok(true);
         }
         match self.backend.watch(&dir, RecursiveMode::NonRecursive) {
@@ -551,7 +586,7 @@ impl State {
 
     fn unwatch_ancestors(&mut self) {
         for dir in std::mem::take(&mut self.ancestors) {
-            if !self.watched.contains(&dir) {
+            if !self.watched.contains(&dir) && !self.git_watched.contains(&dir) {
                 let _ = self.backend.unwatch(&dir);
             }
         }
@@ -603,6 +638,25 @@ impl State {
         }
     }
 
+    /// Watches the folders of git's rules files that no walk covers, so
+    /// that edits there apply too. A folder that cannot be watched (gone)
+    /// is left out: its rules then stay as they were read.
+    fn watch_git_folders(&mut self) {
+        let Some(git) = &self.git else { return };
+        let roots: Vec<PathBuf> = self.roots.iter().map(|r| r.path.clone()).collect();
+        for dir in git.outer_folders(&roots) {
+            match self.backend.watch(&dir, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    self.git_watched.insert(dir);
+                }
+                Err(e) => log::debug!(
+                    "[HotReload] not watching {} for .gitignore edits: {e}",
+                    dir.display()
+                ),
+            }
+        }
+    }
+
     /// Does git ignore `path`, itself or through a parent folder?
     fn git_ignores(&mut self, path: &Path, is_dir: bool) -> bool {
         self.git
@@ -638,17 +692,14 @@ impl State {
         self.roots[i].git_ignored = hit.is_some();
     }
 
-    /// A `.gitignore` among `paths` was written, made, moved or deleted:
+    /// A `.gitignore` (or `info/exclude`) among `paths` was written, made, moved or deleted:
     /// its folder's rules are read again at the next question (so the
     /// next event follows them), and the watches follow after this drain.
     fn note_gitignore_changes(&mut self, paths: &[PathBuf]) {
         for path in paths {
-            if path.file_name().is_some_and(|n| n == ".gitignore")
-                && let Some(dir) = path.parent()
-                && self.root_of(path).is_some()
-                && let Some(git) = &mut self.git
+            if let Some(git) = &mut self.git
+                && git.changed(path)
             {
-                git.forget(dir);
                 // A deleted one counts from now.
                 let at = (path.symlink_metadata().and_then(|m| m.modified()))
                     .unwrap_or_else(|_| SystemTime::now());
@@ -661,10 +712,10 @@ impl State {
     /// watch (their files are forgotten, not reported deleted: they are
     /// still there), folders it no longer ignores are watched, and files
     /// that became reportable are recorded so their next change is
-    /// `modified`. Files written since the `.gitignore` are left to their
-    /// own events (or, in a folder not watched until now, reported
+    /// `modified`. Files made since the `.gitignore` changed are left to
+    /// their own events (or, in a folder not watched until now, reported
     /// `created`), so a file made just after the edit is not taken for an
-    /// old one.
+    /// old one; in such a folder, one saved since is reported `modified`.
     ///
     /// It reads every watched folder once: a cost for a rare event.
     fn follow_new_rules(&mut self, change: RulesChanged) {
@@ -711,12 +762,13 @@ impl State {
                         self.known.remove(&path);
                     }
                     Entry::File => {
-                        let mtime = entry.metadata().ok().and_then(|m| m.modified().ok());
-                        // One written since has its own events, which say `created`.
+                        let meta = entry.metadata().ok();
+                        // One made since has its own events, which say `created`.
                         if !self.known.contains_key(&path)
                             && self.patterns.is_reported(&rel)
-                            && !change.is_new(mtime)
+                            && !change.is_new(meta.as_ref())
                         {
+                            let mtime = meta.as_ref().and_then(|m| m.modified().ok());
                             self.known.insert(path, mtime);
                         }
                     }
@@ -784,12 +836,13 @@ enum Scan {
     /// A folder appeared while running: put its files into the batch.
     Appeared(Instant),
     /// git stopped ignoring a folder: record the files that were there
-    /// before the rules changed, put the ones written since into the batch.
+    /// before the rules changed, put the ones made or saved since into the
+    /// batch (`created`, or `modified`).
     Unignored(RulesChanged),
 }
 
-/// When a `.gitignore` changed: a file modified before it was there all
-/// along; one modified since is new (its events may still be on the way).
+/// When a `.gitignore` changed: a file made before it was there all
+/// along, and one made since is new (its events may still be on the way).
 #[derive(Clone, Copy)]
 struct RulesChanged {
     since: SystemTime,
@@ -797,8 +850,17 @@ struct RulesChanged {
 }
 
 impl RulesChanged {
-    fn is_new(&self, mtime: Option<SystemTime>) -> bool {
-        mtime.is_none_or(|m| m >= self.since)
+    /// Made since the rules changed? By its birth time, or where the
+    /// filesystem keeps none, its modification time.
+    fn is_new(&self, meta: Option<&std::fs::Metadata>) -> bool {
+        let born = meta.and_then(|m| m.created().or_else(|_| m.modified()).ok());
+        born.is_none_or(|t| t >= self.since)
+    }
+
+    /// Modified since the rules changed?
+    fn is_changed(&self, meta: Option<&std::fs::Metadata>) -> bool {
+        let mtime = meta.and_then(|m| m.modified().ok());
+        mtime.is_none_or(|t| t >= self.since)
     }
 }
 
