@@ -185,10 +185,10 @@ fn check(pattern: &[u8]) -> Result<(), &'static str> {
 }
 
 impl List {
-    /// The last rule of this file that matches `path` (relative to the
-    /// work tree's top; `name` is its last part).
-    fn last_match(&self, path: &[u8], name: &[u8], is_dir: bool) -> Option<&Rule> {
-        self.rules.iter().rev().find(|rule| {
+    /// The index of the last rule of this file that matches `path`
+    /// (relative to the work tree's top; `name` is its last part).
+    fn last_match(&self, path: &[u8], name: &[u8], is_dir: bool) -> Option<usize> {
+        self.rules.iter().rposition(|rule| {
             if rule.dir_only && !is_dir {
                 return false;
             }
@@ -217,6 +217,9 @@ struct Repo {
     exclude: Arc<List>,
     /// Each folder's `.gitignore` (absent: no rules), by absolute folder.
     cache: HashMap<PathBuf, Arc<List>>,
+    /// The files that apply in the folder asked about last, deepest first
+    /// and `info/exclude` last: a walk asks about one folder's entries in a row.
+    chain: Option<(PathBuf, Arc<[Arc<List>]>)>,
 }
 
 impl Repo {
@@ -229,6 +232,7 @@ impl Repo {
             exclude: Arc::new(read_exclude(exclude_path.as_deref())),
             exclude_path,
             cache: HashMap::new(),
+            chain: None,
         })
     }
 
@@ -264,23 +268,30 @@ impl Repo {
             return None;
         }
         let name = path.file_name()?.as_bytes();
-        let parent = path.parent()?;
-        let top = self.top.clone();
-        let mut lists: Vec<Arc<List>> = parent
-            .ancestors()
-            .take_while(|a| a.starts_with(&top))
-            .map(|dir| self.list(dir))
-            .collect();
-        lists.push(self.exclude.clone());
+        let lists = self.chain(path.parent()?);
         // Deepest first: the first file with a match decides.
-        for list in lists {
-            if let Some(index) = (list.last_match(rel, name, is_dir))
-                .map(|rule| list.rules.iter().position(|r| std::ptr::eq(r, rule)))
-            {
-                return index.map(|i| (list, i));
-            }
+        lists.iter().find_map(|list| {
+            let i = list.last_match(rel, name, is_dir)?;
+            Some((list.clone(), i))
+        })
+    }
+
+    /// The files whose rules apply to the entries of `dir`.
+    fn chain(&mut self, dir: &Path) -> Arc<[Arc<List>]> {
+        if let Some((last, lists)) = &self.chain
+            && last == dir
+        {
+            return lists.clone();
         }
-        None
+        let dirs: Vec<PathBuf> = (dir.ancestors())
+            .take_while(|a| a.starts_with(&self.top))
+            .map(Path::to_path_buf)
+            .collect();
+        let mut lists: Vec<Arc<List>> = dirs.iter().map(|d| self.list(d)).collect();
+        lists.push(self.exclude.clone());
+        let lists: Arc<[Arc<List>]> = lists.into();
+        self.chain = Some((dir.to_path_buf(), lists.clone()));
+        lists
     }
 }
 
@@ -358,6 +369,7 @@ impl GitIgnore {
     pub(crate) fn forget(&mut self, dir: &Path) {
         for repo in &mut self.repos {
             repo.cache.retain(|d, _| !d.starts_with(dir));
+            repo.chain = None;
         }
     }
 
@@ -368,6 +380,7 @@ impl GitIgnore {
         for repo in &mut self.repos {
             if repo.exclude_path.as_deref() == Some(path) {
                 repo.exclude = Arc::new(read_exclude(Some(path)));
+                repo.chain = None;
                 return true;
             }
         }
