@@ -963,6 +963,51 @@ x/y
     }
 
     #[test]
+    fn a_linked_worktree_reads_the_shared_info_exclude() {
+        if !have_git() {
+            return;
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let base = std::path::absolute(dir.path()).expect("absolute");
+        let main = base.join("main");
+        std::fs::create_dir_all(&main).expect("mkdir");
+        let run = |cwd: &Path, args: &[&str]| {
+            let status = git(cwd).args(args).status().expect("git runs");
+            assert!(status.success(), "git {args:?}");
+        };
+        run(&main, &["init", "-q"]);
+        run(
+            &main,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-q",
+                "--allow-empty",
+                "-m",
+                "x",
+            ],
+        );
+        run(&main, &["worktree", "add", "-q", "../linked"]);
+        let linked = base.join("linked");
+        std::fs::write(main.join(".git/info/exclude"), "*.exc\n").expect("write");
+        let paths = ["a.exc", "a.txt"];
+        for path in paths {
+            std::fs::write(linked.join(path), "x").expect("write");
+        }
+        let want = git_says(&linked, &paths);
+        assert_eq!(want, [true, false], "git's own answer");
+        let mut ours = GitIgnore::new(std::slice::from_ref(&linked)).expect("a work tree");
+        let got: Vec<bool> = paths
+            .iter()
+            .map(|p| ours.is_ignored(&linked.join(p), false))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn a_line_that_can_never_match_is_skipped_and_the_rest_kept() {
         let list = parse(
             b"a[b\n*.css\nend\\\n[[:nope:]]\n!x\n",
