@@ -118,6 +118,10 @@
 //!   the fix: `sudo sysctl fs.inotify.max_user_watches=524288` (put
 //!   `fs.inotify.max_user_watches=524288` in `/etc/sysctl.conf` to keep it),
 //!   or add big folders to `ignore`. Ignored folders take no watch.
+//! - **A watch dir that `.gitignore` lists** (a build's output folder) is
+//!   silent: in a git work tree what git ignores is left out
+//!   ([`Config::gitignore`]), the watch dir too, with a warning saying so.
+//!   Set `gitignore: false` to watch it.
 //! - **Editors that save by rename** (vim, JetBrains "safe write", `sed -i`)
 //!   replace the file with a new one. Each batch compares a path before and
 //!   after, so these saves are reported as one `modified` of the real file,

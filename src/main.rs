@@ -64,6 +64,8 @@ Options of serve, proxy and watch:
                     (repeatable)
   --pattern GLOB    report only files matching GLOB, e.g. '*.css' (repeatable)
   --ignore GLOB     never report GLOB, e.g. 'dist' (repeatable)
+  --no-gitignore    report what .gitignore files ignore too (for a watch dir
+                    that is itself ignored, like a build's output folder)
   --debounce MS     quiet time that ends a batch of changes (default 100)
   --allow-host NAME also answer requests for this host name (repeatable;
                     loopback names and IP addresses always pass; a leading
@@ -236,6 +238,7 @@ struct Flags {
     ready_url: Option<String>,
     test: Option<String>,
     no_inject: bool,
+    no_gitignore: bool,
     sync: bool,
     quiet: bool,
     verbose: bool,
@@ -279,6 +282,7 @@ fn flags(mut args: lexopt::Parser, mode: Mode) -> Result<Flags, Failure> {
             Long("ready-url") => f.ready_url = Some(text(&mut args, "--ready-url")?),
             Long("test") => f.test = Some(text(&mut args, "--test")?),
             Long("no-inject") => f.no_inject = true,
+            Long("no-gitignore") => f.no_gitignore = true,
             Long("sync") => f.sync = true,
             Short('q') | Long("quiet") => f.quiet = true,
             Short('v') | Long("verbose") => f.verbose = true,
@@ -395,6 +399,7 @@ fn run(args: lexopt::Parser, mut mode: Mode) -> Result<ExitCode, Failure> {
         config.livereload_port = f.livereload_port;
     }
     config.sync |= f.sync;
+    config.gitignore &= !f.no_gitignore;
     let inject = !f.no_inject && config.inject.unwrap_or(true);
     let (stop_tx, stop) = crossbeam_channel::bounded::<()>(1);
     ctrlc::set_handler(move || {

@@ -93,6 +93,7 @@ fn help_and_version() {
         "--ignore",
         "--debounce",
         "--no-inject",
+        "--no-gitignore",
         "HOT_RELOAD_ENABLED",
     ] {
         assert!(

@@ -159,6 +159,7 @@ fn every_key_is_read() {
                 .map(String::from)
                 .to_vec(),
             ignore: ["*.log", "dist", "**/cache/*"].map(String::from).to_vec(),
+            gitignore: false,
             debounce_ms: 50,
             max_wait_ms: 500,
             client_buffer: 32,

@@ -85,6 +85,8 @@ pub(super) const KEYS: &[Key] = &[
         also: &["include", "globs", "files"] },
     Key { name: "ignore", expected: "a list of globs", example: r#"ignore: ["*.log", "dist"]"#,
         kind: Kind::List(text("glob", "remove it", values::glob)), also: &["exclude", "excludes", "ignored"] },
+    Key { name: "gitignore", expected: "`true` or `false`", example: "gitignore: false",
+        kind: Kind::Flag, also: &["git_ignore", "use_gitignore", "respect_gitignore", "vcs_ignore"] },
     Key { name: "debounce_ms", expected: "a whole number of milliseconds", example: "debounce_ms: 100",
         kind: Kind::Whole(Bounds { min: 0, max: 60_000, below: "",
             above: "is over one minute (60000): changes would seem lost", hint: "50 to 300 suits most projects" }),

@@ -79,6 +79,10 @@ pub struct Config {
     /// Globs never reported (and directories never watched), on top of the
     /// default ignores. Default: none.
     pub ignore: Vec<String>,
+    /// Leave out what git ignores (`.gitignore` files from the work tree's
+    /// top down, nested ones, `.git/info/exclude`) when a watch dir is in a
+    /// git work tree; ignored folders take no watch. Default `true`.
+    pub gitignore: bool,
     /// Quiet time that ends a batch, in milliseconds. Default 100.
     pub debounce_ms: u64,
     /// A batch goes out at the latest this long after its first event. Default 1000.
@@ -171,6 +175,7 @@ impl Default for Config {
             watch_dirs: Vec::new(),
             patterns: Vec::new(),
             ignore: Vec::new(),
+            gitignore: true,
             debounce_ms: 100,
             max_wait_ms: 1000,
             client_buffer: 10,

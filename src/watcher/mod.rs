@@ -9,9 +9,13 @@
 //! missing is waited for through a watch on its deepest existing ancestor,
 //! checked again after that watch is in place. A batch compares each path
 //! before and after it, so a temporary file an editor creates and renames
-//! away never appears.
+//! away never appears. In a git work tree, what git ignores is left out as
+//! the `ignore` key's globs are ([`gitignore`]); a changed `.gitignore`
+//! applies to the next event at once, and to the watches once the events
+//! already queued are handled.
 
 pub mod debounce;
+pub(crate) mod gitignore;
 pub mod patterns;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -28,6 +32,7 @@ use crate::config::{Config, WatchDir};
 use crate::protocol::Change;
 use crate::stoppable::Stoppable;
 use debounce::{Debouncer, Pending};
+use gitignore::GitIgnore;
 use patterns::{Patterns, rel_string};
 
 type Events = Receiver<notify::Result<notify::Event>>;
@@ -76,6 +81,14 @@ impl Watcher {
         events: Events,
     ) -> Result<Watcher, Error> {
         let patterns = Patterns::new(&config.patterns, &config.ignore)?;
+        let paths: Vec<PathBuf> = (config.watch_dirs.iter())
+            .map(|dir| std::path::absolute(&dir.path).unwrap_or_else(|_| dir.path.clone()))
+            .collect();
+        let git = if config.gitignore {
+            GitIgnore::new(&paths)
+        } else {
+            None
+        };
         let mut state = State {
             roots: Vec::new(),
             backend,
@@ -89,16 +102,20 @@ impl Watcher {
             ),
             batches,
             limit_warned: false,
+            git,
+            git_watched: BTreeSet::new(),
+            rules_changed: None,
         };
         let mut files = 0;
-        for dir in &config.watch_dirs {
-            let path = std::path::absolute(&dir.path).unwrap_or_else(|_| dir.path.clone());
+        for (dir, path) in config.watch_dirs.iter().zip(paths) {
             state.roots.push(Root {
                 dir: dir.clone(),
                 path,
                 present: false,
+                git_ignored: false,
             });
         }
+        state.watch_git_folders();
         for i in 0..state.roots.len() {
             files += state.attach_root(i, Scan::Startup);
         }
@@ -126,6 +143,9 @@ struct Root {
     /// Absolute, as notify reports paths under it.
     path: PathBuf,
     present: bool,
+    /// git ignores the watch dir itself: nothing in it is reported, and
+    /// only its own folder is watched (to see the rules change).
+    git_ignored: bool,
 }
 
 struct State {
@@ -142,6 +162,14 @@ struct State {
     /// Where batches go; disconnected when the manager is closing.
     batches: Sender<Vec<Change>>,
     limit_warned: bool,
+    /// git's ignore rules, when `gitignore` is on and a root is in a work tree.
+    git: Option<GitIgnore>,
+    /// Folders outside every root watched for edits to git's rules: those
+    /// between a work tree's top and a root, and the one of `info/exclude`.
+    git_watched: BTreeSet<PathBuf>,
+    /// A `.gitignore` changed, at its modification time (the latest, if
+    /// several did): the watches follow once queued events are handled.
+    rules_changed: Option<SystemTime>,
 }
 
 impl State {
@@ -171,6 +199,12 @@ impl State {
                     Err(_) => break,
                 }
             }
+            if let Some(since) = self.rules_changed.take() {
+                self.follow_new_rules(RulesChanged {
+                    since,
+                    now: Instant::now(),
+                });
+            }
             if let Some(ready) = self.debouncer.take_ready(Instant::now()) {
                 let changes = self.resolve(ready);
                 if !changes.is_empty() && self.batches.send(changes).is_err() {
@@ -193,6 +227,18 @@ impl State {
             EventKind::Access(_) => return,
             _ => {}
         }
+        // A `.gitignore`'s own event is handled under the rules before it,
+        // so its own `created` is not taken for a file older than the rules.
+        let rules_files = match self.git {
+            Some(_) => event.paths.clone(),
+            None => Vec::new(),
+        };
+        self.handle_change(event, now);
+        self.note_gitignore_changes(&rules_files);
+    }
+
+    /// A change (not an access) to the paths of `event`.
+    fn handle_change(&mut self, event: notify::Event, now: Instant) {
         match event.kind {
             // A move whose other end is outside every watched folder (the
             // trash, another project) is a deletion; a move inside the tree
@@ -259,14 +305,34 @@ impl State {
             return;
         }
         let is_dir = path.symlink_metadata().map(|m| m.is_dir()).unwrap_or(false);
+        if self.git_ignores(path, is_dir) {
+            return;
+        }
         if is_dir {
             if !self.watched.contains(path) {
+                // A folder made (or moved here) anew: its rules too.
+                if let Some(git) = &mut self.git {
+                    git.forget(path);
+                }
                 self.walk(path, Scan::Appeared(now));
             }
         } else if self.patterns.is_reported(&rel) {
-            let before = self.known.contains_key(path);
+            let before = self.known.contains_key(path) || self.made_before_new_rules(path);
             self.debouncer.push(path.to_path_buf(), before, false, now);
         }
+    }
+
+    /// Between a `.gitignore` edit and [`State::follow_new_rules`] (the
+    /// rest of the queued events), a file git no longer ignores is not yet
+    /// recorded: was it there before the edit (so its change is `modified`)?
+    fn made_before_new_rules(&self, path: &Path) -> bool {
+        self.rules_changed.is_some_and(|since| {
+            let change = RulesChanged {
+                since,
+                now: Instant::now(),
+            };
+            !change.is_new(path.symlink_metadata().ok().as_ref())
+        })
     }
 
     /// Nothing is at `path` any more (deleted, or moved away when `moved`).
@@ -292,7 +358,7 @@ impl State {
             return;
         }
         let rel = self.rel(i, path);
-        if self.patterns.is_reported(&rel) {
+        if self.patterns.is_reported(&rel) && !self.git_ignores(path, false) {
             let before = self.known.contains_key(path);
             self.debouncer.push(path.to_path_buf(), before, moved, now);
         }
@@ -301,6 +367,9 @@ impl State {
     /// A directory left: unwatch it and everything below, and put each file
     /// we knew there into the batch (a move reports no events for them).
     fn forget_tree(&mut self, dir: &Path, moved: bool, now: Instant) {
+        if let Some(git) = &mut self.git {
+            git.forget(dir);
+        }
         let dirs: Vec<PathBuf> = under(&self.watched, dir).cloned().collect();
         for d in dirs {
             self.watched.remove(&d);
@@ -322,6 +391,9 @@ impl State {
     /// parent's watch are dropped in notify's callback).
     fn walk(&mut self, dir: &Path, scan: Scan) -> usize {
         let Some(i) = self.root_of(dir) else { return 0 };
+        if dir == self.roots[i].path {
+            self.check_root_ignored(i);
+        }
         let mut files = 0;
         let mut stack = vec![dir.to_path_buf()];
         let mut failed = Vec::new();
@@ -337,7 +409,14 @@ impl State {
             for entry in entries.into_iter().flatten().flatten() {
                 let path = entry.path();
                 let rel = self.rel(i, &path);
-                match classify(&self.patterns, &entry, &rel) {
+                let kind = match classify(&self.patterns, &entry, &rel) {
+                    // An ignored watch dir: its own watch only.
+                    _ if self.roots[i].git_ignored => Entry::Skip,
+                    Entry::Dir if self.git_ignores_here(&path, true) => Entry::Skip,
+                    Entry::File if self.git_ignores_here(&path, false) => Entry::Skip,
+                    kind => kind,
+                };
+                match kind {
                     Entry::Dir => stack.push(path),
                     Entry::File => {
                         files += 1;
@@ -345,6 +424,20 @@ impl State {
                             Scan::Appeared(now) => {
                                 let before = self.known.contains_key(&path);
                                 self.debouncer.push(path, before, false, now);
+                            }
+                            Scan::Unignored(change) => {
+                                let meta = entry.metadata().ok();
+                                let mtime = meta.as_ref().and_then(|m| m.modified().ok());
+                                if change.is_new(meta.as_ref()) {
+                                    let before = self.known.contains_key(&path);
+                                    self.debouncer.push(path, before, false, change.now);
+                                } else {
+                                    self.known.insert(path.clone(), mtime);
+                                    // Saved since, maybe before this folder's watch.
+                                    if change.is_changed(meta.as_ref()) {
+                                        self.debouncer.push(path, true, false, change.now);
+                                    }
+                                }
                             }
                             Scan::Startup | Scan::Rescan => {
                                 let mtime = entry.metadata().ok().and_then(|m| m.modified().ok());
@@ -412,7 +505,7 @@ impl State {
         // it is a build clearing its output, which needs no advice.
         let fix = match scan {
             Scan::Startup => " (if the name is wrong, fix watch_dirs or --watch)",
-            Scan::Rescan | Scan::Appeared(_) => "",
+            Scan::Rescan | Scan::Appeared(_) | Scan::Unignored(_) => "",
         };
         log::warn!(
             "[HotReload] watch dir {} {problem}; it will be watched when it appears{fix}",
@@ -475,7 +568,10 @@ impl State {
     /// Watches `dir` to see a missing root appear below it. `Ok(false)`
     /// when `dir` is gone by now (removed as fast as it was found).
     fn watch_ancestor(&mut self, dir: PathBuf) -> Result<bool, notify::Error> {
-        if self.ancestors.contains(&dir) || self.watched.contains(&dir) {
+        if self.ancestors.contains(&dir)
+            || self.watched.contains(&dir)
+            || self.git_watched.contains(&dir)
+        {
             return Ok(true);
         }
         match self.backend.watch(&dir, RecursiveMode::NonRecursive) {
@@ -490,7 +586,7 @@ impl State {
 
     fn unwatch_ancestors(&mut self) {
         for dir in std::mem::take(&mut self.ancestors) {
-            if !self.watched.contains(&dir) {
+            if !self.watched.contains(&dir) && !self.git_watched.contains(&dir) {
                 let _ = self.backend.unwatch(&dir);
             }
         }
@@ -542,6 +638,157 @@ impl State {
         }
     }
 
+    /// Watches the folders of git's rules files that no walk covers, so
+    /// that edits there apply too. A folder that cannot be watched (gone)
+    /// is left out: its rules then stay as they were read.
+    fn watch_git_folders(&mut self) {
+        let Some(git) = &self.git else { return };
+        let roots: Vec<PathBuf> = self.roots.iter().map(|r| r.path.clone()).collect();
+        for dir in git.outer_folders(&roots) {
+            match self.backend.watch(&dir, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    self.git_watched.insert(dir);
+                }
+                Err(e) => log::debug!(
+                    "[HotReload] not watching {} for .gitignore edits: {e}",
+                    dir.display()
+                ),
+            }
+        }
+    }
+
+    /// Does git ignore `path`, itself or through a parent folder?
+    fn git_ignores(&mut self, path: &Path, is_dir: bool) -> bool {
+        self.git
+            .as_mut()
+            .is_some_and(|git| git.is_ignored(path, is_dir))
+    }
+
+    /// Does git ignore `path` itself? For walks, which never enter an
+    /// ignored folder.
+    fn git_ignores_here(&mut self, path: &Path, is_dir: bool) -> bool {
+        self.git
+            .as_mut()
+            .is_some_and(|git| git.is_ignored_here(path, is_dir))
+    }
+
+    /// Sees whether git ignores watch dir `i` itself, and says so when that
+    /// is new: a user who named the folder surely wants to hear why nothing
+    /// in it is reported.
+    fn check_root_ignored(&mut self, i: usize) {
+        let path = self.roots[i].path.clone();
+        let hit = self
+            .git
+            .as_mut()
+            .and_then(|git| git.ignored_by(&path, true));
+        if let Some(hit) = &hit
+            && !self.roots[i].git_ignored
+        {
+            log::warn!(
+                "[HotReload] watch dir {} is ignored by git ({hit}), so nothing in it is reported.\n  fix: remove that line (or add a `!` line after it), or set `gitignore: false` (`--no-gitignore`)",
+                path.display()
+            );
+        }
+        self.roots[i].git_ignored = hit.is_some();
+    }
+
+    /// A `.gitignore` (or `info/exclude`) among `paths` was written, made, moved or deleted:
+    /// its folder's rules are read again at the next question (so the
+    /// next event follows them), and the watches follow after this drain.
+    fn note_gitignore_changes(&mut self, paths: &[PathBuf]) {
+        for path in paths {
+            if let Some(git) = &mut self.git
+                && git.changed(path)
+            {
+                // A deleted one counts from now.
+                let at = (path.symlink_metadata().and_then(|m| m.modified()))
+                    .unwrap_or_else(|_| SystemTime::now());
+                self.rules_changed = Some(self.rules_changed.map_or(at, |t| t.max(at)));
+            }
+        }
+    }
+
+    /// After a `.gitignore` changed: folders git now ignores lose their
+    /// watch (their files are forgotten, not reported deleted: they are
+    /// still there), folders it no longer ignores are watched, and files
+    /// that became reportable are recorded so their next change is
+    /// `modified`. Files made since the `.gitignore` changed are left to
+    /// their own events (or, in a folder not watched until now, reported
+    /// `created`), so a file made just after the edit is not taken for an
+    /// old one; in such a folder, one saved since is reported `modified`.
+    ///
+    /// It reads every watched folder once: a cost for a rare event.
+    fn follow_new_rules(&mut self, change: RulesChanged) {
+        for i in 0..self.roots.len() {
+            if self.roots[i].present {
+                self.check_root_ignored(i);
+            }
+        }
+        let watched: Vec<PathBuf> = self.watched.iter().cloned().collect();
+        for dir in &watched {
+            let Some(i) = self.root_of(dir) else { continue };
+            let is_root = *dir == self.roots[i].path;
+            if !self.watched.contains(dir) || is_root {
+                continue;
+            }
+            if self.roots[i].git_ignored || self.git_ignores(dir, true) {
+                let below: Vec<PathBuf> = under(&self.watched, dir).cloned().collect();
+                for d in below {
+                    self.watched.remove(&d);
+                    let _ = self.backend.unwatch(&d);
+                }
+            }
+        }
+        for dir in self.watched.iter().cloned().collect::<Vec<_>>() {
+            let Some(i) = self.root_of(&dir) else {
+                continue;
+            };
+            if self.roots[i].git_ignored {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let rel = self.rel(i, &path);
+                match classify(&self.patterns, &entry, &rel) {
+                    Entry::Dir => {
+                        if !self.watched.contains(&path) && !self.git_ignores_here(&path, true) {
+                            self.walk(&path, Scan::Unignored(change));
+                        }
+                    }
+                    Entry::File if self.git_ignores_here(&path, false) => {
+                        self.known.remove(&path);
+                    }
+                    Entry::File => {
+                        let meta = entry.metadata().ok();
+                        // One made since has its own events, which say `created`.
+                        if !self.known.contains_key(&path)
+                            && self.patterns.is_reported(&rel)
+                            && !change.is_new(meta.as_ref())
+                        {
+                            let mtime = meta.as_ref().and_then(|m| m.modified().ok());
+                            self.known.insert(path, mtime);
+                        }
+                    }
+                    Entry::Skip => {}
+                }
+            }
+        }
+        // Files in folders no longer watched, or in an ignored watch dir.
+        let stale: Vec<PathBuf> = (self.known.keys())
+            .filter(|p| {
+                let watched = p.parent().is_some_and(|d| self.watched.contains(d));
+                !watched || self.root_of(p).is_none_or(|i| self.roots[i].git_ignored)
+            })
+            .cloned()
+            .collect();
+        for path in stale {
+            self.known.remove(&path);
+        }
+    }
+
     /// Turns a due batch into changes, comparing each path with the disk now.
     fn resolve(&mut self, ready: Vec<(PathBuf, Pending)>) -> Vec<Change> {
         let mut changes = Vec::with_capacity(ready.len());
@@ -588,6 +835,33 @@ enum Scan {
     Rescan,
     /// A folder appeared while running: put its files into the batch.
     Appeared(Instant),
+    /// git stopped ignoring a folder: record the files that were there
+    /// before the rules changed, put the ones made or saved since into the
+    /// batch (`created`, or `modified`).
+    Unignored(RulesChanged),
+}
+
+/// When a `.gitignore` changed: a file made before it was there all
+/// along, and one made since is new (its events may still be on the way).
+#[derive(Clone, Copy)]
+struct RulesChanged {
+    since: SystemTime,
+    now: Instant,
+}
+
+impl RulesChanged {
+    /// Made since the rules changed? By its birth time, or where the
+    /// filesystem keeps none, its modification time.
+    fn is_new(&self, meta: Option<&std::fs::Metadata>) -> bool {
+        let born = meta.and_then(|m| m.created().or_else(|_| m.modified()).ok());
+        born.is_none_or(|t| t >= self.since)
+    }
+
+    /// Modified since the rules changed?
+    fn is_changed(&self, meta: Option<&std::fs::Metadata>) -> bool {
+        let mtime = meta.and_then(|m| m.modified().ok());
+        mtime.is_none_or(|t| t >= self.since)
+    }
 }
 
 /// What a walk does with a directory entry.

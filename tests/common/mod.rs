@@ -386,6 +386,76 @@ pub fn threads_named(pid: u32, prefix: &str) -> usize {
         .count()
 }
 
+/// The inodes of the directories a process's one inotify instance watches,
+/// sorted: the `ino:` of each `inotify wd:` line in /proc/PID/fdinfo/FD.
+pub fn watched_inodes(pid: u32) -> Vec<u64> {
+    let mut instances = Vec::new();
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).expect("list fds");
+    for fd in fds.flatten() {
+        if !std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == "anon_inode:inotify") {
+            continue;
+        }
+        let info = std::fs::read_to_string(format!(
+            "/proc/{pid}/fdinfo/{}",
+            fd.file_name().to_string_lossy()
+        ))
+        .expect("read fdinfo");
+        let mut inodes: Vec<u64> = info
+            .lines()
+            .filter(|l| l.starts_with("inotify wd:"))
+            .map(|l| {
+                let hex = l
+                    .split_whitespace()
+                    .find_map(|f| f.strip_prefix("ino:"))
+                    .unwrap_or_else(|| panic!("no ino in {l:?}"));
+                u64::from_str_radix(hex, 16).expect("hex inode")
+            })
+            .collect();
+        inodes.sort_unstable();
+        instances.push(inodes);
+    }
+    assert_eq!(instances.len(), 1, "one inotify instance: {instances:?}");
+    instances.pop().unwrap_or_default()
+}
+
+/// Waits until the process watches exactly the folders `rels` of `root`
+/// ("" is `root` itself); fails naming the folders it watches instead.
+pub fn wait_for_watches(pid: u32, root: &std::path::Path, rels: &[&str]) {
+    use std::os::unix::fs::MetadataExt;
+    let ino = |rel: &str| std::fs::metadata(root.join(rel)).expect("folder").ino();
+    let mut want: Vec<u64> = rels.iter().map(|r| ino(r)).collect();
+    want.sort_unstable();
+    let deadline = Instant::now() + PATIENCE;
+    let mut got = watched_inodes(pid);
+    while got != want && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        got = watched_inodes(pid);
+    }
+    if got != want {
+        // Name what is watched: every folder of the tree, by inode.
+        let mut names = std::collections::BTreeMap::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let rel = dir.strip_prefix(root).unwrap_or(&dir).display().to_string();
+            names.insert(ino(&rel), rel);
+            for entry in std::fs::read_dir(&dir).expect("list").flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    stack.push(entry.path());
+                }
+            }
+        }
+        let named: Vec<&str> = got
+            .iter()
+            .map(|i| names.get(i).map_or("(not in the tree)", String::as_str))
+            .collect();
+        panic!(
+            "watching {} folders, not the {} of {rels:?}: {named:?}",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
 /// Waits up to PATIENCE for `done`, checking every 20 ms.
 pub fn wait_until(mut done: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + PATIENCE;
