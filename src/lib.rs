@@ -158,7 +158,7 @@ mod stoppable;
 mod sync;
 mod watcher;
 
-pub use config::{Config, WatchDir};
+pub use config::{Config, Poll, WatchDir};
 pub use error::Error;
 pub use manager::Manager;
 pub use protocol::{Action, Change, ChangeBatch, Operation};

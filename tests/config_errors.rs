@@ -9,7 +9,7 @@ use std::fs;
 use std::panic;
 use std::path::{Path, PathBuf};
 
-use hotreload::{Config, Error, WatchDir};
+use hotreload::{Config, Error, Poll, WatchDir};
 
 const FIXTURES: &str = "tests/fixtures/config";
 
@@ -160,6 +160,7 @@ fn every_key_is_read() {
                 .to_vec(),
             ignore: ["*.log", "dist", "**/cache/*"].map(String::from).to_vec(),
             gitignore: false,
+            poll: Poll::Every(250),
             debounce_ms: 50,
             max_wait_ms: 500,
             client_buffer: 32,

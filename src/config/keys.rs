@@ -28,6 +28,8 @@ pub(super) enum Kind {
     Text(Text),
     /// A list of texts.
     List(Text),
+    /// `auto`, `true`, `false`, or a whole number within bounds (`poll`).
+    Poll(Bounds),
 }
 
 /// The range of a whole number, and what to say outside it.
@@ -87,6 +89,10 @@ pub(super) const KEYS: &[Key] = &[
         kind: Kind::List(text("glob", "remove it", values::glob)), also: &["exclude", "excludes", "ignored"] },
     Key { name: "gitignore", expected: "`true` or `false`", example: "gitignore: false",
         kind: Kind::Flag, also: &["git_ignore", "use_gitignore", "respect_gitignore", "vcs_ignore"] },
+    Key { name: "poll", expected: "`auto`, `true`, `false` or a whole number of milliseconds", example: "poll: 1000",
+        kind: Kind::Poll(Bounds { min: 10, max: 60_000, below: "ms is under 10 ms, too often to read every folder",
+            above: "ms is over one minute (60000): changes would seem lost", hint: "500 suits most shares" }),
+        also: &["polling", "use_polling", "poll_ms", "poll_interval", "poll_interval_ms", "force_polling"] },
     Key { name: "debounce_ms", expected: "a whole number of milliseconds", example: "debounce_ms: 100",
         kind: Kind::Whole(Bounds { min: 0, max: 60_000, below: "",
             above: "is over one minute (60000): changes would seem lost", hint: "50 to 300 suits most projects" }),

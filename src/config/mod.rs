@@ -83,6 +83,11 @@ pub struct Config {
     /// top down, nested ones, `.git/info/exclude`) when a watch dir is in a
     /// git work tree; ignored folders take no watch. Default `true`.
     pub gitignore: bool,
+    /// Whether watch dirs are polled instead of watched by system events:
+    /// [`Poll::Auto`] (the default) polls those on filesystems that send no
+    /// events for changes made elsewhere (NFS, SMB, 9p, virtiofs, FUSE,
+    /// WSL's drvfs), every [`Poll::DEFAULT_MS`].
+    pub poll: Poll,
     /// Quiet time that ends a batch, in milliseconds. Default 100.
     pub debounce_ms: u64,
     /// A batch goes out at the latest this long after its first event. Default 1000.
@@ -176,6 +181,7 @@ impl Default for Config {
             patterns: Vec::new(),
             ignore: Vec::new(),
             gitignore: true,
+            poll: Poll::Auto,
             debounce_ms: 100,
             max_wait_ms: 1000,
             client_buffer: 10,
@@ -254,6 +260,61 @@ impl Config {
                     "[HotReload] ignoring HOT_RELOAD_ENABLED={other:?}: use false or true"
                 ),
             }
+        }
+    }
+}
+
+/// When to poll watch dirs (the `poll` key): written `auto`, `true`,
+/// `false` or a number of milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Poll {
+    /// Poll the watch dirs on filesystems without events from the other
+    /// side (read from `/proc/self/mountinfo` at start), every
+    /// [`Poll::DEFAULT_MS`]; watch the rest by system events.
+    #[default]
+    Auto,
+    /// Never poll (`false`).
+    Never,
+    /// Poll every watch dir at this interval in milliseconds (`true` is
+    /// [`Poll::DEFAULT_MS`]).
+    Every(u64),
+}
+
+impl Poll {
+    /// The interval of `auto` and `true`, in milliseconds.
+    pub const DEFAULT_MS: u64 = 500;
+}
+
+/// Written as the user writes it: `auto`, `false`, or the interval.
+impl Serialize for Poll {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Poll::Auto => s.serialize_str("auto"),
+            Poll::Never => s.serialize_bool(false),
+            Poll::Every(ms) => s.serialize_u64(*ms),
+        }
+    }
+}
+
+/// Read from a value the key table has checked already: `auto`, a flag,
+/// or a number of milliseconds.
+impl<'de> Deserialize<'de> for Poll {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Poll, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Flag(bool),
+            Ms(u64),
+            Word(String),
+        }
+        match Written::deserialize(d)? {
+            Written::Flag(true) => Ok(Poll::Every(Poll::DEFAULT_MS)),
+            Written::Flag(false) => Ok(Poll::Never),
+            Written::Ms(ms) => Ok(Poll::Every(ms)),
+            Written::Word(w) if w == "auto" => Ok(Poll::Auto),
+            Written::Word(w) => Err(serde::de::Error::custom(format!(
+                "expected `auto`, `true`, `false` or milliseconds, found {w:?}"
+            ))),
         }
     }
 }

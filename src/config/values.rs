@@ -66,6 +66,11 @@ pub(super) fn value(key: &Key, found: Found, debounce: Option<u64>) -> Result<Pl
             Ok(Plain::Whole(n))
         }
         (Kind::Text(text), found) => item(key, text, None, found).map(Plain::Text),
+        (Kind::Poll(_), Found::Bool(b)) => Ok(Plain::Bool(b)),
+        (Kind::Poll(_), Found::Text(s)) if s == "auto" => Ok(Plain::Text(s)),
+        (Kind::Poll(bounds), found @ (Found::Int(_) | Found::Float(_))) => {
+            whole(key, bounds, found).map(Plain::Whole)
+        }
         (_, found) => Err(wrong_type(key, &found)),
     }
 }
@@ -163,6 +168,9 @@ fn wrong_type(key: &Key, found: &Found) -> Why {
             format!("write a list, even for one item: `{name}: [{s:?}]`")
         }
         (Kind::Whole(_), Found::Text(s)) => number_in_text(name, s).unwrap_or_else(like),
+        (Kind::Poll(_), Found::Text(s)) => number_in_text(name, s).unwrap_or_else(|| {
+            format!("write `{name}: auto` (the default), `{name}: true`, `{name}: false` or a number of milliseconds like `{name}: 1000`")
+        }),
         _ => like(),
     };
     wrong(key, found, fix)
