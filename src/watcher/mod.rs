@@ -16,7 +16,9 @@
 
 pub mod debounce;
 pub(crate) mod gitignore;
+mod mounts;
 pub mod patterns;
+mod poll;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -28,7 +30,7 @@ use notify::RecursiveMode;
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
 
 use crate::Error;
-use crate::config::{Config, WatchDir};
+use crate::config::{Config, Poll, WatchDir};
 use crate::protocol::Change;
 use crate::stoppable::Stoppable;
 use debounce::{Debouncer, Pending};
@@ -55,7 +57,7 @@ impl Watcher {
     /// which sends each batch's changes to `batches`.
     pub(crate) fn start(config: &Config, batches: Sender<Vec<Change>>) -> Result<Watcher, Error> {
         let (events_tx, events) = unbounded();
-        let backend = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let handler = move |event: notify::Result<notify::Event>| {
             // notify always asks inotify for IN_OPEN, so every folder the
             // walk reads raises one (thousands, for a big tree). Opening is
             // no change: such events stop here, on notify's thread.
@@ -66,12 +68,40 @@ impl Watcher {
             }
             // The receiver is gone only while shutting down.
             let _ = events_tx.send(event);
-        })
-        .map_err(|e| Error::Watch {
-            problem: format!("cannot start the file watcher: {e}"),
-            fix: inotify_instances_fix(&e),
-        })?;
-        Watcher::start_with(config, batches, Box::new(backend), events)
+        };
+        let paths: Vec<PathBuf> = (config.watch_dirs.iter())
+            .map(|dir| std::path::absolute(&dir.path).unwrap_or_else(|_| dir.path.clone()))
+            .collect();
+        // Only Linux has mountinfo (elsewhere `auto` stays native, quietly).
+        let mountinfo = match config.poll {
+            Poll::Auto if cfg!(target_os = "linux") => {
+                Some(std::fs::read_to_string("/proc/self/mountinfo"))
+            }
+            _ => None,
+        };
+        let plan = PollPlan::new(config.poll, &paths, mountinfo);
+        // Without a polled root, the native backend alone, as always; with
+        // only polled ones, no inotify instance at all.
+        let native =
+            match !plan.native.is_empty() || plan.polled.is_empty() {
+                true => Some(notify::recommended_watcher(handler.clone()).map_err(|e| {
+                    Error::Watch {
+                        problem: format!("cannot start the file watcher: {e}"),
+                        fix: inotify_instances_fix(&e),
+                    }
+                })?),
+                false => None,
+            };
+        let backend: Backend = match (native, plan.polled.is_empty()) {
+            (Some(native), true) => Box::new(native),
+            (native, _) => Box::new(poll::Split {
+                native: native.map(|n| Box::new(n) as Backend),
+                poll: Some(poll::Poller::start(handler, plan.interval)?),
+                polled: plan.polled,
+                native_roots: plan.native,
+            }),
+        };
+        Watcher::start_with(config, batches, backend, events)
     }
 
     pub(crate) fn start_with(
@@ -135,6 +165,71 @@ impl Watcher {
     /// only waits on channels). Dropping the notify backend stops its thread too.
     pub(crate) fn close(&mut self) -> Result<(), Error> {
         self.thread.close()
+    }
+}
+
+/// Which watch dirs are polled, and how often: decided once at start.
+#[derive(Debug, PartialEq)]
+struct PollPlan {
+    polled: Vec<PathBuf>,
+    native: Vec<PathBuf>,
+    interval: std::time::Duration,
+}
+
+impl PollPlan {
+    /// Splits `paths` by `poll`; under `auto`, by their filesystems as
+    /// `mountinfo` (the text of `/proc/self/mountinfo`, or why it could
+    /// not be read) says. Logs one line per polled dir with the reason.
+    fn new(poll: Poll, paths: &[PathBuf], mountinfo: Option<io::Result<String>>) -> PollPlan {
+        let ms = match poll {
+            Poll::Every(ms) => ms,
+            Poll::Auto | Poll::Never => Poll::DEFAULT_MS,
+        };
+        let mut plan = PollPlan {
+            polled: Vec::new(),
+            native: Vec::new(),
+            interval: std::time::Duration::from_millis(ms),
+        };
+        let text = match (poll, mountinfo) {
+            (Poll::Never, _) | (Poll::Auto, None) => {
+                plan.native = paths.to_vec();
+                return plan;
+            }
+            (Poll::Every(_), _) => {
+                for path in paths {
+                    log::info!(
+                        "[HotReload] polling {} every {ms} ms (poll is on)",
+                        path.display()
+                    );
+                }
+                plan.polled = paths.to_vec();
+                return plan;
+            }
+            (Poll::Auto, Some(Ok(text))) => text,
+            (Poll::Auto, Some(Err(e))) => {
+                log::warn!(
+                    "[HotReload] cannot read /proc/self/mountinfo ({e}), so every watch dir is watched by system events.\n  fix: if changes made on another machine (a share, WSL, a container's host) go unnoticed, pass --poll (or set `poll: true`)"
+                );
+                plan.native = paths.to_vec();
+                return plan;
+            }
+        };
+        for path in paths {
+            match mounts::decide(&text, &mounts::real_path(path)) {
+                Some(remote) => {
+                    log::info!(
+                        "[HotReload] polling {} every {ms} ms: it is on {} ({} at {}), which sends no events for changes made on the other side",
+                        path.display(),
+                        remote.what,
+                        remote.fstype,
+                        remote.mount.display()
+                    );
+                    plan.polled.push(path.clone());
+                }
+                None => plan.native.push(path.clone()),
+            }
+        }
+        plan
     }
 }
 
@@ -1030,5 +1125,32 @@ mod faults {
             .expect("a batch");
         assert_eq!(batch[0].path, "ok/a.css");
         watcher.close().expect("close");
+    }
+}
+
+#[cfg(test)]
+mod plan {
+    use super::*;
+
+    #[test]
+    fn auto_polls_the_dirs_on_shares_and_forced_polls_all() {
+        let info = "22 1 8:1 / / rw - ext4 /dev/sda1 rw\n80 22 0:50 / /mnt/c rw - 9p drvfs rw\n";
+        let paths: Vec<PathBuf> = vec!["/home/me/site".into(), "/mnt/c/site".into()];
+        let ms = |n| std::time::Duration::from_millis(n);
+        let auto = PollPlan::new(Poll::Auto, &paths, Some(Ok(info.into())));
+        assert_eq!(auto.polled, [PathBuf::from("/mnt/c/site")]);
+        assert_eq!(auto.native, [PathBuf::from("/home/me/site")]);
+        assert_eq!(auto.interval, ms(500));
+        let all = PollPlan::new(Poll::Every(100), &paths, None);
+        assert_eq!(
+            (all.polled.len(), all.native.len(), all.interval),
+            (2, 0, ms(100))
+        );
+        let never = PollPlan::new(Poll::Never, &paths, Some(Ok(info.into())));
+        assert_eq!((never.polled.len(), never.native.len()), (0, 2));
+        // An unreadable mountinfo: native, with a warning.
+        let unread = io::Error::new(io::ErrorKind::PermissionDenied, "denied");
+        let blind = PollPlan::new(Poll::Auto, &paths, Some(Err(unread)));
+        assert_eq!((blind.polled.len(), blind.native.len()), (0, 2));
     }
 }

@@ -1,0 +1,361 @@
+//! The polling backend (thread `hotreload-poll`) for watch dirs whose
+//! filesystem sends no events, and [`Split`], which routes each folder's
+//! watch to polling or to the native backend.
+//!
+//! Why not notify's `PollWatcher`: it compares modification times in whole
+//! seconds and never sizes, so a save in the same second as the last one
+//! is lost, and its thread is never joined. This one keeps, per watched
+//! folder (each watched on its own, as with inotify), every entry's
+//! modification time, size, inode and type, and every interval reads each
+//! folder again and sends notify events for what differs: the watcher's
+//! own code turns them into batches, exactly as it does native events.
+//! Contents are never read.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ffi::OsString;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime};
+
+use crossbeam_channel::{Receiver, after, select};
+use notify::event::{CreateKind, DataChange, EventKind, ModifyKind, RemoveKind, RenameMode};
+use notify::{Event, EventHandler, RecursiveMode, WatcherKind};
+
+use super::Backend;
+use crate::stoppable::Stoppable;
+
+/// What is compared of one entry: a change to any part is a change.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Stamp {
+    mtime: Option<SystemTime>,
+    size: u64,
+    /// A save by rename gives the name another inode, maybe with the same
+    /// time and size; and it pairs the two ends of a rename.
+    ino: (u64, u64),
+    is_dir: bool,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        Stamp {
+            mtime: meta.modified().ok(),
+            size: meta.len(),
+            ino: (meta.dev(), meta.ino()),
+            is_dir: meta.is_dir(),
+        }
+    }
+}
+
+/// One watched folder's entries, by name.
+type Listing = HashMap<OsString, Stamp>;
+
+/// Reads `dir`'s entries without following symbolic links (as the walk).
+fn list(dir: &Path) -> std::io::Result<Listing> {
+    let mut listing = Listing::new();
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        // Gone between the listing and its metadata: seen at the next round.
+        if let Ok(meta) = entry.metadata() {
+            listing.insert(entry.file_name(), Stamp::of(&meta));
+        }
+    }
+    Ok(listing)
+}
+
+type Folders = Arc<Mutex<BTreeMap<PathBuf, Listing>>>;
+
+fn lock(folders: &Folders) -> MutexGuard<'_, BTreeMap<PathBuf, Listing>> {
+    // A panic on the poll thread leaves the map as it was: still usable.
+    folders.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Polls the folders it is asked to watch, each on its own (never
+/// recursively), every `interval`; its thread stops and is joined on drop,
+/// within one folder's read.
+pub(crate) struct Poller {
+    folders: Folders,
+    _thread: Stoppable,
+}
+
+impl Poller {
+    /// Starts the thread; events go to `handler`, as a notify backend's do.
+    pub(crate) fn start(
+        mut handler: impl EventHandler,
+        interval: Duration,
+    ) -> Result<Poller, crate::Error> {
+        let folders = Folders::default();
+        let shared = Arc::clone(&folders);
+        let thread = Stoppable::spawn("hotreload-poll", move |stop: Receiver<()>| {
+            loop {
+                select! {
+                    recv(stop) -> _ => break,
+                    recv(after(interval)) -> _ => {}
+                }
+                for event in round(&shared) {
+                    handler.handle_event(Ok(event));
+                }
+            }
+        })?;
+        Ok(Poller {
+            folders,
+            _thread: thread,
+        })
+    }
+}
+
+/// One round: every folder read again and compared, each under the lock
+/// on its own (so a watch waits for one folder's read, not the round's).
+/// A name gone and a name new with the same inode in the same round are
+/// a rename, reported as one, as inotify pairs them.
+fn round(folders: &Folders) -> Vec<Event> {
+    let dirs: Vec<PathBuf> = lock(folders).keys().cloned().collect();
+    let mut events = Vec::new();
+    let mut gone: Vec<(PathBuf, Stamp)> = Vec::new();
+    let mut new: Vec<(PathBuf, Stamp)> = Vec::new();
+    for dir in dirs {
+        let mut folders = lock(folders);
+        let now = list(&dir);
+        let parent_watched = dir.parent().is_some_and(|p| folders.contains_key(p));
+        let Some(old) = folders.get_mut(&dir) else {
+            continue; // unwatched meanwhile
+        };
+        let now = match now {
+            Ok(now) => now,
+            Err(_) => {
+                // Gone (or unreadable): its parent's listing reports it
+                // when the parent is watched; else (a watch dir, or an
+                // ancestor) say so here, once.
+                if !parent_watched {
+                    events.push(
+                        Event::new(EventKind::Remove(RemoveKind::Folder)).add_path(dir.clone()),
+                    );
+                }
+                folders.remove(&dir);
+                continue;
+            }
+        };
+        for (name, stamp) in &now {
+            match old.get(name) {
+                None => new.push((dir.join(name), *stamp)),
+                // A folder's own time changes with its entries: its own
+                // watch reports those.
+                Some(was) if *was != *stamp && !(was.is_dir && stamp.is_dir) => {
+                    let kind = EventKind::Modify(ModifyKind::Data(DataChange::Any));
+                    events.push(Event::new(kind).add_path(dir.join(name)));
+                }
+                Some(_) => {}
+            }
+        }
+        for (name, stamp) in old.iter() {
+            if !now.contains_key(name) {
+                gone.push((dir.join(name), *stamp));
+            }
+        }
+        *old = now;
+    }
+    for (from, stamp) in gone {
+        let pair = new
+            .iter()
+            .position(|(_, s)| s.ino == stamp.ino && s.is_dir == stamp.is_dir);
+        match pair {
+            Some(at) => {
+                let (to, _) = new.remove(at);
+                let kind = EventKind::Modify(ModifyKind::Name(RenameMode::Both));
+                events.push(Event::new(kind).add_path(from).add_path(to));
+            }
+            None => {
+                let kind = match stamp.is_dir {
+                    true => RemoveKind::Folder,
+                    false => RemoveKind::File,
+                };
+                events.push(Event::new(EventKind::Remove(kind)).add_path(from));
+            }
+        }
+    }
+    for (path, stamp) in new {
+        let kind = match stamp.is_dir {
+            true => CreateKind::Folder,
+            false => CreateKind::File,
+        };
+        events.push(Event::new(EventKind::Create(kind)).add_path(path));
+    }
+    events
+}
+
+impl notify::Watcher for Poller {
+    fn new<F: EventHandler>(handler: F, config: notify::Config) -> notify::Result<Poller> {
+        let interval = config.poll_interval().unwrap_or(Duration::from_millis(500));
+        Poller::start(handler, interval).map_err(|e| notify::Error::generic(&e.to_string()))
+    }
+
+    /// Reads the folder now, so that what changes after this call is
+    /// reported (as an inotify watch does); a missing folder is an error,
+    /// as with inotify.
+    fn watch(&mut self, path: &Path, _mode: RecursiveMode) -> notify::Result<()> {
+        let listing = list(path).map_err(|e| notify::Error::io(e).add_path(path.to_path_buf()))?;
+        lock(&self.folders).insert(path.to_path_buf(), listing);
+        Ok(())
+    }
+
+    fn unwatch(&mut self, path: &Path) -> notify::Result<()> {
+        match lock(&self.folders).remove(path) {
+            Some(_) => Ok(()),
+            None => Err(notify::Error::watch_not_found()),
+        }
+    }
+
+    fn kind() -> WatcherKind {
+        WatcherKind::PollWatcher
+    }
+}
+
+/// Two backends behind one: folders at or under a polled watch dir (and
+/// the folders above one, watched while it is missing or for git's rules)
+/// go to the poller, the rest to the native backend. The route is a
+/// function of the path alone, so `unwatch` finds the backend `watch` used.
+pub(crate) struct Split {
+    pub(crate) native: Option<Backend>,
+    pub(crate) poll: Option<Poller>,
+    /// The watch dirs to poll, absolute as the watcher names them.
+    pub(crate) polled: Vec<PathBuf>,
+    /// The watch dirs left native, so a native root inside a polled one
+    /// stays native.
+    pub(crate) native_roots: Vec<PathBuf>,
+}
+
+impl Split {
+    /// Whether `path` is polled: the innermost watch dir holding it
+    /// decides; a folder above watch dirs is polled when any of them is
+    /// (polling sees every change, so it can stand for both).
+    fn polls(&self, path: &Path) -> bool {
+        let depth = |roots: &[PathBuf]| {
+            (roots.iter())
+                .filter(|r| path.starts_with(r))
+                .map(|r| r.components().count())
+                .max()
+        };
+        match (depth(&self.polled), depth(&self.native_roots)) {
+            (Some(p), Some(n)) => p >= n,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => {
+                self.polled.iter().any(|r| r.starts_with(path)) || self.native.is_none()
+            }
+        }
+    }
+
+    fn route(&mut self, path: &Path) -> notify::Result<&mut dyn notify::Watcher> {
+        let polls = self.polls(path);
+        match (polls, &mut self.poll, &mut self.native) {
+            (true, Some(poll), _) => Ok(poll),
+            (_, _, Some(native)) => Ok(native.as_mut()),
+            (_, Some(poll), None) => Ok(poll),
+            (_, None, None) => Err(notify::Error::generic("no backend")),
+        }
+    }
+}
+
+impl notify::Watcher for Split {
+    fn new<F: EventHandler>(_: F, _: notify::Config) -> notify::Result<Split> {
+        Err(notify::Error::generic(
+            "built by Watcher::start from its parts",
+        ))
+    }
+
+    fn watch(&mut self, path: &Path, mode: RecursiveMode) -> notify::Result<()> {
+        self.route(path)?.watch(path, mode)
+    }
+
+    fn unwatch(&mut self, path: &Path) -> notify::Result<()> {
+        self.route(path)?.unwatch(path)
+    }
+
+    fn kind() -> WatcherKind {
+        WatcherKind::PollWatcher
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(events: &[Event], root: &Path) -> Vec<String> {
+        let mut out: Vec<String> = (events.iter())
+            .map(|e| {
+                let paths: Vec<String> = (e.paths.iter())
+                    .map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string())
+                    .collect();
+                format!("{:?} {}", e.kind, paths.join(" -> "))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The round as data: what changed on disk between two rounds, and the
+    /// events it gives (no thread, no clock).
+    #[test]
+    fn a_round_reports_what_differs() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().canonicalize().expect("canonical");
+        std::fs::write(root.join("a.css"), "a{}").expect("write");
+        std::fs::write(root.join("b.css"), "b{}").expect("write");
+        std::fs::write(root.join("gone.css"), "").expect("write");
+        std::fs::create_dir(root.join("sub")).expect("mkdir");
+        let folders = Folders::default();
+        lock(&folders).insert(root.clone(), list(&root).expect("list"));
+        lock(&folders).insert(root.join("sub"), list(&root.join("sub")).expect("list"));
+        assert!(round(&folders).is_empty(), "nothing changed");
+
+        // Same second, one byte more: the size says so.
+        std::fs::write(root.join("a.css"), "a{ }").expect("write");
+        std::fs::rename(root.join("b.css"), root.join("c.css")).expect("rename");
+        std::fs::remove_file(root.join("gone.css")).expect("rm");
+        std::fs::write(root.join("sub/new.css"), "").expect("write");
+        std::fs::create_dir(root.join("dir")).expect("mkdir");
+        assert_eq!(
+            kinds(&round(&folders), &root),
+            [
+                "Create(File) sub/new.css",
+                "Create(Folder) dir",
+                "Modify(Data(Any)) a.css",
+                "Modify(Name(Both)) b.css -> c.css",
+                "Remove(File) gone.css",
+            ]
+        );
+        assert!(round(&folders).is_empty(), "reported once");
+
+        // A save by rename: same size, maybe the same time, a new inode.
+        std::fs::write(root.join("tmp"), "a{ }").expect("write");
+        std::fs::rename(root.join("tmp"), root.join("a.css")).expect("rename");
+        assert_eq!(kinds(&round(&folders), &root), ["Modify(Data(Any)) a.css"]);
+
+        // A watched folder removed: its parent's listing says so, once.
+        std::fs::remove_dir_all(root.join("sub")).expect("rm");
+        assert_eq!(kinds(&round(&folders), &root), ["Remove(Folder) sub"]);
+        // A watched folder whose parent is not watched says so itself.
+        std::fs::remove_dir_all(&root).expect("rm");
+        assert_eq!(kinds(&round(&folders), &root), ["Remove(Folder) "]);
+        assert!(lock(&folders).is_empty());
+    }
+
+    #[test]
+    fn routes_by_the_innermost_watch_dir() {
+        let split = Split {
+            native: None,
+            poll: None,
+            polled: vec!["/mnt/c/site".into(), "/home/me/site/nfs".into()],
+            native_roots: vec!["/home/me/site".into(), "/tmp/x".into()],
+        };
+        for (path, polled) in [
+            ("/mnt/c/site/css", true),
+            ("/mnt/c", true),
+            ("/", true),
+            ("/home/me/site/css", false),
+            ("/home/me/site/nfs/css", true),
+            ("/tmp/x/y", false),
+        ] {
+            assert_eq!(split.polls(Path::new(path)), polled, "{path}");
+        }
+    }
+}
