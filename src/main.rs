@@ -67,6 +67,13 @@ Options of serve, proxy and watch:
   --no-gitignore    report what .gitignore files ignore too (for a watch dir
                     that is itself ignored, like a build's output folder)
   --debounce MS     quiet time that ends a batch of changes (default 100)
+  --poll [MS]       poll every watch dir for changes each MS milliseconds
+                    (default 500) instead of waiting for system events.
+                    Without it, folders on NFS, SMB, WSL's /mnt/c, 9p,
+                    virtiofs and FUSE (Docker Desktop) mounts are polled
+                    anyway (`poll: false` in the config turns that off).
+                    Write --poll=MS, or --poll MS with MS all digits, so
+                    that `--poll site` still serves the folder site
   --allow-host NAME also answer requests for this host name (repeatable;
                     loopback names and IP addresses always pass; a leading
                     . allows subdomains; `all` turns the check off)
@@ -207,6 +214,30 @@ fn number<T: std::str::FromStr>(
         .map_err(|_| Usage(format!("{flag} takes {what}, not {v:?}")))
 }
 
+/// The optional value of `--poll`: `--poll=MS`, or `--poll MS` when the
+/// next argument is all digits (so `--poll site` leaves the folder `site`
+/// alone), else the default interval.
+fn poll_interval(args: &mut lexopt::Parser) -> Result<u64, Usage> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let v = match args.optional_value() {
+        Some(v) => Some(v.to_string_lossy().into_owned()),
+        None => (args.try_raw_args())
+            .and_then(|mut raw| raw.next_if(|a| a.to_str().is_some_and(digits)))
+            .map(|v| v.to_string_lossy().into_owned()),
+    };
+    match v {
+        None => Ok(hotreload::Poll::DEFAULT_MS),
+        Some(v) if digits(&v) => v.parse().map_err(|_| {
+            Usage(format!(
+                "--poll takes milliseconds, like --poll=500, not {v:?}"
+            ))
+        }),
+        Some(v) => Err(Usage(format!(
+            "--poll takes milliseconds, like --poll=500, not {v:?}"
+        ))),
+    }
+}
+
 /// Which server a serving command runs.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -232,6 +263,8 @@ struct Flags {
     ignore: Vec<String>,
     allow_hosts: Vec<String>,
     debounce: Option<u64>,
+    /// `--poll [MS]`: the interval to poll every watch dir at.
+    poll: Option<u64>,
     build: Option<String>,
     run: Option<String>,
     restart_on: Vec<String>,
@@ -276,6 +309,7 @@ fn flags(mut args: lexopt::Parser, mode: Mode) -> Result<Flags, Failure> {
             Long("debounce") => {
                 f.debounce = Some(number(&mut args, "--debounce", "milliseconds, like 100")?)
             }
+            Long("poll") => f.poll = Some(poll_interval(&mut args)?),
             Long("build") => f.build = Some(text(&mut args, "--build")?),
             Long("run") => f.run = Some(text(&mut args, "--run")?),
             Long("restart-on") => f.restart_on.push(text(&mut args, "--restart-on")?),
@@ -369,6 +403,10 @@ fn run(args: lexopt::Parser, mut mode: Mode) -> Result<ExitCode, Failure> {
     if !f.restart_on.is_empty() {
         config.restart_on = f.restart_on;
         flagged.push(("restart_on", "--restart-on"));
+    }
+    if let Some(ms) = f.poll {
+        config.poll = hotreload::Poll::Every(ms);
+        flagged.push(("poll", "--poll"));
     }
     if let Some(ms) = f.debounce {
         config.debounce_ms = ms;
