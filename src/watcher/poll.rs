@@ -103,56 +103,84 @@ impl Poller {
     }
 }
 
+/// What a round found so far: events to send, and names gone and new
+/// (paired into renames once every folder is read).
+#[derive(Default)]
+struct Seen {
+    events: Vec<Event>,
+    gone: Vec<(PathBuf, Stamp)>,
+    new: Vec<(PathBuf, Stamp)>,
+}
+
+/// Reads watched folder `dir` again and compares, under the lock.
+fn read_again(folders: &Folders, dir: &Path, seen: &mut Seen) {
+    let mut folders = lock(folders);
+    let now = list(dir);
+    if !folders.contains_key(dir) {
+        return; // unwatched meanwhile
+    }
+    let now = match now {
+        Ok(now) => now,
+        Err(_) => {
+            folders.remove(dir);
+            // Gone (or unreadable). When its parent's listing (read
+            // before it, this round) still has it, it was deleted
+            // after that read, or deleted and made again: report it
+            // gone here and drop it from that listing, so the next
+            // round reports it made if it is there. Left unsaid, the
+            // watcher would take a folder nobody polls for watched.
+            let in_parent = (dir.parent().zip(dir.file_name()))
+                .and_then(|(parent, name)| Some((folders.get_mut(parent)?, name)));
+            let said_by_parent = match in_parent {
+                Some((listing, name)) => listing.remove(name).is_none(),
+                None => false,
+            };
+            if !said_by_parent {
+                let kind = EventKind::Remove(RemoveKind::Folder);
+                seen.events
+                    .push(Event::new(kind).add_path(dir.to_path_buf()));
+            }
+            return;
+        }
+    };
+    let Some(old) = folders.get_mut(dir) else {
+        return;
+    };
+    for (name, stamp) in &now {
+        match old.get(name) {
+            None => seen.new.push((dir.join(name), *stamp)),
+            // A folder's own time changes with its entries: its own
+            // watch reports those.
+            Some(was) if *was != *stamp && !(was.is_dir && stamp.is_dir) => {
+                let kind = EventKind::Modify(ModifyKind::Data(DataChange::Any));
+                seen.events.push(Event::new(kind).add_path(dir.join(name)));
+            }
+            Some(_) => {}
+        }
+    }
+    for (name, stamp) in old.iter() {
+        if !now.contains_key(name) {
+            seen.gone.push((dir.join(name), *stamp));
+        }
+    }
+    *old = now;
+}
+
 /// One round: every folder read again and compared, each under the lock
 /// on its own (so a watch waits for one folder's read, not the round's).
 /// A name gone and a name new with the same inode in the same round are
 /// a rename, reported as one, as inotify pairs them.
 fn round(folders: &Folders) -> Vec<Event> {
     let dirs: Vec<PathBuf> = lock(folders).keys().cloned().collect();
-    let mut events = Vec::new();
-    let mut gone: Vec<(PathBuf, Stamp)> = Vec::new();
-    let mut new: Vec<(PathBuf, Stamp)> = Vec::new();
+    let mut seen = Seen::default();
     for dir in dirs {
-        let mut folders = lock(folders);
-        let now = list(&dir);
-        let parent_watched = dir.parent().is_some_and(|p| folders.contains_key(p));
-        let Some(old) = folders.get_mut(&dir) else {
-            continue; // unwatched meanwhile
-        };
-        let now = match now {
-            Ok(now) => now,
-            Err(_) => {
-                // Gone (or unreadable): its parent's listing reports it
-                // when the parent is watched; else (a watch dir, or an
-                // ancestor) say so here, once.
-                if !parent_watched {
-                    events.push(
-                        Event::new(EventKind::Remove(RemoveKind::Folder)).add_path(dir.clone()),
-                    );
-                }
-                folders.remove(&dir);
-                continue;
-            }
-        };
-        for (name, stamp) in &now {
-            match old.get(name) {
-                None => new.push((dir.join(name), *stamp)),
-                // A folder's own time changes with its entries: its own
-                // watch reports those.
-                Some(was) if *was != *stamp && !(was.is_dir && stamp.is_dir) => {
-                    let kind = EventKind::Modify(ModifyKind::Data(DataChange::Any));
-                    events.push(Event::new(kind).add_path(dir.join(name)));
-                }
-                Some(_) => {}
-            }
-        }
-        for (name, stamp) in old.iter() {
-            if !now.contains_key(name) {
-                gone.push((dir.join(name), *stamp));
-            }
-        }
-        *old = now;
+        read_again(folders, &dir, &mut seen);
     }
+    let Seen {
+        mut events,
+        gone,
+        mut new,
+    } = seen;
     for (from, stamp) in gone {
         let pair = new
             .iter()
@@ -337,6 +365,31 @@ mod tests {
         std::fs::remove_dir_all(&root).expect("rm");
         assert_eq!(kinds(&round(&folders), &root), ["Remove(Folder) "]);
         assert!(lock(&folders).is_empty());
+    }
+
+    /// A folder deleted and made again between its parent's read and its
+    /// own: reported gone, then made, so the watcher walks it again
+    /// instead of taking it for watched while nobody polls it.
+    #[test]
+    fn a_folder_replaced_during_a_round_is_gone_then_made() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().canonicalize().expect("canonical");
+        std::fs::create_dir(root.join("build")).expect("mkdir");
+        std::fs::write(root.join("build/a.js"), "1").expect("write");
+        let folders = Folders::default();
+        for d in [root.clone(), root.join("build")] {
+            lock(&folders).insert(d.clone(), list(&d).expect("list"));
+        }
+        let mut seen = Seen::default();
+        read_again(&folders, &root, &mut seen);
+        // rm -rf build, between the parent's read and its own.
+        std::fs::remove_dir_all(root.join("build")).expect("rm");
+        read_again(&folders, &root.join("build"), &mut seen);
+        assert_eq!(kinds(&seen.events, &root), ["Remove(Folder) build"]);
+        assert!(seen.gone.is_empty() && seen.new.is_empty());
+        // Made again: the parent's next read says so.
+        std::fs::create_dir(root.join("build")).expect("mkdir");
+        assert_eq!(kinds(&round(&folders), &root), ["Create(Folder) build"]);
     }
 
     #[test]
