@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{PATIENCE, TestServer, Ws, changes, next_change, next_message};
+use common::{PATIENCE, TestServer, Watch, Ws, changes, next_change, next_message};
 use serde_json::Value;
 use tungstenite::Message;
 
@@ -46,11 +46,23 @@ fn app_css_modified() -> Vec<(String, String)> {
 
 /// Starts a server over `files` with the given debounce and a connected client.
 fn start(files: &[(&str, &str)], debounce_ms: u64, max_wait_ms: Option<u64>) -> (TestServer, Ws) {
+    start_watching(Watch::Native, files, debounce_ms, max_wait_ms)
+}
+
+/// [`start`], seeing changes as `watch` says (by polling too, to prove
+/// that the same save gives the same batch both ways).
+fn start_watching(
+    watch: Watch,
+    files: &[(&str, &str)],
+    debounce_ms: u64,
+    max_wait_ms: Option<u64>,
+) -> (TestServer, Ws) {
     let server = TestServer::start(files, |c| {
         c.debounce_ms = debounce_ms;
         if let Some(max_wait_ms) = max_wait_ms {
             c.max_wait_ms = max_wait_ms;
         }
+        c.poll = watch.poll();
     });
     let (ws, _) = server.client();
     (server, ws)
@@ -249,7 +261,16 @@ fn run(command: &mut Command) {
 
 #[test]
 fn in_place_writes_give_one_batch_each() {
-    let (server, mut ws) = start(SITE, DEBOUNCE_MS, None);
+    in_place_writes(Watch::Native);
+}
+
+#[test]
+fn in_place_writes_give_one_batch_each_when_polled() {
+    in_place_writes(Watch::Poll);
+}
+
+fn in_place_writes(watch: Watch) {
+    let (server, mut ws) = start_watching(watch, SITE, DEBOUNCE_MS, None);
     let app = server.path("css/app.css");
     run_saves(
         "in-place write",
@@ -262,7 +283,16 @@ fn in_place_writes_give_one_batch_each() {
 
 #[test]
 fn vim_backupcopy_no_saves_give_one_batch_each() {
-    let (server, mut ws) = start(SITE, DEBOUNCE_MS, None);
+    vim_backupcopy_no_saves(Watch::Native);
+}
+
+#[test]
+fn vim_backupcopy_no_saves_give_one_batch_each_when_polled() {
+    vim_backupcopy_no_saves(Watch::Poll);
+}
+
+fn vim_backupcopy_no_saves(watch: Watch) {
+    let (server, mut ws) = start_watching(watch, SITE, DEBOUNCE_MS, None);
     let app = server.path("css/app.css");
     let backup = server.path("css/app.css~");
     let probe = server.path("css/4913");
@@ -330,11 +360,20 @@ fn jetbrains_safe_writes_give_one_batch_each() {
 
 #[test]
 fn vscode_atomic_saves_give_one_batch_each() {
+    vscode_atomic_saves(Watch::Native);
+}
+
+#[test]
+fn vscode_atomic_saves_give_one_batch_each_when_polled() {
+    vscode_atomic_saves(Watch::Poll);
+}
+
+fn vscode_atomic_saves(watch: Watch) {
     // VS Code's disk provider writes atomically to `<name>.vsctmp` beside the
     // file and renames it over (`atomic: { postfix: '.vsctmp' }`). That name
     // is not a default ignore: the batch must drop it because it came and
     // went within the batch.
-    let (server, mut ws) = start(SITE, DEBOUNCE_MS, None);
+    let (server, mut ws) = start_watching(watch, SITE, DEBOUNCE_MS, None);
     let app = server.path("css/app.css");
     let tmp = server.path("css/app.css.vsctmp");
     run_saves(
@@ -407,6 +446,15 @@ fn settle(server: &TestServer, ws: &mut Ws, marker: &str) {
 
 #[test]
 fn git_checkout_of_200_files_gives_one_batch_each() {
+    git_checkout_of_200_files(Watch::Native);
+}
+
+#[test]
+fn git_checkout_of_200_files_gives_one_batch_each_when_polled() {
+    git_checkout_of_200_files(Watch::Poll);
+}
+
+fn git_checkout_of_200_files(watch: Watch) {
     let names: Vec<String> = (0..200)
         .map(|i| format!("pages/d{}/page{i:03}.html", i % 4))
         .collect();
@@ -416,7 +464,7 @@ fn git_checkout_of_200_files_gives_one_batch_each() {
         .zip(&contents)
         .map(|(n, c)| (n.as_str(), c.as_str()))
         .collect();
-    let (server, mut ws) = start(&files, SLOW_DEBOUNCE_MS, Some(SLOW_MAX_WAIT_MS));
+    let (server, mut ws) = start_watching(watch, &files, SLOW_DEBOUNCE_MS, Some(SLOW_MAX_WAIT_MS));
     let dir = server.dir.path();
     git(dir, &["init", "-q", "-b", "main"]);
     git(dir, &["add", "-A"]);
@@ -446,10 +494,19 @@ fn git_checkout_of_200_files_gives_one_batch_each() {
 
 #[test]
 fn rm_rf_and_rebuild_of_an_output_dir_gives_one_batch_each() {
+    rm_rf_and_rebuild(Watch::Native);
+}
+
+#[test]
+fn rm_rf_and_rebuild_of_an_output_dir_gives_one_batch_each_when_polled() {
+    rm_rf_and_rebuild(Watch::Poll);
+}
+
+fn rm_rf_and_rebuild(watch: Watch) {
     let names: Vec<String> = (0..10).map(|i| format!("build/out{i}.js")).collect();
     let mut files: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "x()")).collect();
     files.push(("index.html", "<html></html>"));
-    let (server, mut ws) = start(&files, SLOW_DEBOUNCE_MS, Some(SLOW_MAX_WAIT_MS));
+    let (server, mut ws) = start_watching(watch, &files, SLOW_DEBOUNCE_MS, Some(SLOW_MAX_WAIT_MS));
     let build = server.path("build");
     // Deleted and made again within one window: each file was there before
     // and is there after, so it is modified.

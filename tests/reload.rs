@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestServer, assert_quiet, changes, next_change, wait_for_watches, write};
+use common::{TestServer, Watch, assert_quiet, changes, next_change, wait_for_watches, write};
 
 const SITE: &[(&str, &str)] = &[
     ("index.html", "<html><body>hi</body></html>"),
@@ -116,7 +116,16 @@ fn several_files_in_one_batch_name_each_once() {
 
 #[test]
 fn rename_over_save_names_the_real_file() {
-    let server = TestServer::start(SITE, |_| {});
+    rename_over_save(Watch::Native);
+}
+
+#[test]
+fn rename_over_save_names_the_real_file_when_polled() {
+    rename_over_save(Watch::Poll);
+}
+
+fn rename_over_save(watch: Watch) {
+    let server = TestServer::start(SITE, |c| c.poll = watch.poll());
     let (mut ws, _) = server.client();
     // What vim (backupcopy=no) and many editors do: write a temp, rename it over.
     let tmp = server.path("css/.app.css.swp");
@@ -170,7 +179,16 @@ fn sed_in_place_gives_one_batch() {
 
 #[test]
 fn file_in_a_directory_made_after_start_is_seen() {
-    let server = TestServer::start(SITE, |_| {});
+    file_in_a_new_directory(Watch::Native);
+}
+
+#[test]
+fn file_in_a_directory_made_after_start_is_seen_when_polled() {
+    file_in_a_new_directory(Watch::Poll);
+}
+
+fn file_in_a_new_directory(watch: Watch) {
+    let server = TestServer::start(SITE, |c| c.poll = watch.poll());
     let (mut ws, _) = server.client();
     std::fs::create_dir_all(server.path("new/deeper")).expect("mkdir");
     write(&server.path("new/deeper/late.css"), "p{}");
@@ -192,7 +210,16 @@ fn file_in_a_directory_made_after_start_is_seen() {
 
 #[test]
 fn delete_says_deleted_and_move_says_renamed_and_created() {
-    let server = TestServer::start(SITE, |_| {});
+    delete_and_move(Watch::Native);
+}
+
+#[test]
+fn delete_says_deleted_and_move_says_renamed_and_created_when_polled() {
+    delete_and_move(Watch::Poll);
+}
+
+fn delete_and_move(watch: Watch) {
+    let server = TestServer::start(SITE, |c| c.poll = watch.poll());
     let (mut ws, _) = server.client();
     std::fs::remove_file(server.path("js/app.js")).expect("delete");
     let msg = next_change(&mut ws);
@@ -216,7 +243,16 @@ fn delete_says_deleted_and_move_says_renamed_and_created() {
 
 #[test]
 fn a_move_out_of_the_tree_is_deleted_and_a_folder_moved_inside_is_renamed() {
-    let server = TestServer::start(SITE, |_| {});
+    moves_out_and_folder_moves(Watch::Native);
+}
+
+#[test]
+fn a_move_out_of_the_tree_is_deleted_and_a_folder_moved_inside_is_renamed_when_polled() {
+    moves_out_and_folder_moves(Watch::Poll);
+}
+
+fn moves_out_and_folder_moves(watch: Watch) {
+    let server = TestServer::start(SITE, |c| c.poll = watch.poll());
     let (mut ws, _) = server.client();
     // Same filesystem, so it is a real rename(2), as a desktop trash does.
     let outside = server.dir.path().parent().expect("temp dir has a parent");
@@ -310,11 +346,21 @@ fn every_client_gets_every_batch_with_growing_seq() {
 
 #[test]
 fn deleted_and_recreated_watch_dir_keeps_working() {
+    deleted_and_recreated_watch_dir(Watch::Native);
+}
+
+#[test]
+fn deleted_and_recreated_watch_dir_keeps_working_when_polled() {
+    deleted_and_recreated_watch_dir(Watch::Poll);
+}
+
+fn deleted_and_recreated_watch_dir(watch: Watch) {
     // Watch a sub folder, delete it whole, make it again (a build output).
     let root = tempfile::tempdir().expect("temp dir");
     write(&root.path().join("web/app.css"), "a{}");
     let mut options = hotreload::serve::Options::new(root.path());
     options.port = 0;
+    options.config.poll = watch.poll();
     options.config.watch_dirs = vec![hotreload::WatchDir::new("web", root.path())];
     let server = hotreload::serve::DevServer::start(options).expect("starts");
     let mut ws = common::connect(server.local_addr(), None).expect("connect");
@@ -344,9 +390,19 @@ fn deleted_and_recreated_watch_dir_keeps_working() {
 
 #[test]
 fn watch_dir_missing_at_start_is_picked_up_when_it_appears() {
+    watch_dir_missing_at_start(Watch::Native);
+}
+
+#[test]
+fn watch_dir_missing_at_start_is_picked_up_when_it_appears_when_polled() {
+    watch_dir_missing_at_start(Watch::Poll);
+}
+
+fn watch_dir_missing_at_start(watch: Watch) {
     let root = tempfile::tempdir().expect("temp dir");
     let mut options = hotreload::serve::Options::new(root.path());
     options.port = 0;
+    options.config.poll = watch.poll();
     options.config.watch_dirs = vec![hotreload::WatchDir::new("later/web", root.path())];
     let server = hotreload::serve::DevServer::start(options).expect("starts without the dir");
     let mut ws = common::connect(server.local_addr(), None).expect("connect");

@@ -24,6 +24,32 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 
 pub type Ws = WebSocket<TcpStream>;
 
+/// How a server sees changes: the system's events, or polling (as on a
+/// network share), forced on the temp dir. Tests of saves, renames and
+/// folders run both ways: the same change must give the same batch
+/// (SPEC.md section 15).
+#[derive(Clone, Copy, Debug)]
+pub enum Watch {
+    Native,
+    /// Every [`POLL_MS`].
+    Poll,
+}
+
+/// The polling interval of [`Watch::Poll`]: short to keep the tests fast,
+/// and shorter than their debounce, so a round that catches a save halfway
+/// sees the rest before the batch closes.
+pub const POLL_MS: u64 = 100;
+
+impl Watch {
+    /// The `poll` setting that watches this way.
+    pub fn poll(self) -> hotreload::Poll {
+        match self {
+            Watch::Native => hotreload::Poll::Never,
+            Watch::Poll => hotreload::Poll::Every(POLL_MS),
+        }
+    }
+}
+
 /// A dev server over a temp folder, stopped on drop.
 pub struct TestServer {
     pub dir: tempfile::TempDir,
