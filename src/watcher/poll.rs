@@ -33,15 +33,29 @@ struct Stamp {
     /// A save by rename gives the name another inode, maybe with the same
     /// time and size; and it pairs the two ends of a rename.
     ino: (u64, u64),
+    /// Birth time, where the filesystem keeps one: an inode freed by a
+    /// delete and reused by a new file is not the old file moved.
+    born: Option<SystemTime>,
     is_dir: bool,
 }
 
 impl Stamp {
+    /// Could `self` (a name gone) be `now` (a name new) moved? A move keeps
+    /// the inode and its birth, and a file's time and size (a folder's
+    /// time changes when it moves to another parent).
+    fn moved_to(&self, now: &Stamp) -> bool {
+        match self.is_dir {
+            true => now.is_dir && self.ino == now.ino && self.born == now.born,
+            false => self == now,
+        }
+    }
+
     fn of(meta: &std::fs::Metadata) -> Stamp {
         Stamp {
             mtime: meta.modified().ok(),
             size: meta.len(),
             ino: (meta.dev(), meta.ino()),
+            born: meta.created().ok(),
             is_dir: meta.is_dir(),
         }
     }
@@ -182,9 +196,7 @@ fn round(folders: &Folders) -> Vec<Event> {
         mut new,
     } = seen;
     for (from, stamp) in gone {
-        let pair = new
-            .iter()
-            .position(|(_, s)| s.ino == stamp.ino && s.is_dir == stamp.is_dir);
+        let pair = new.iter().position(|(_, now)| stamp.moved_to(now));
         match pair {
             Some(at) => {
                 let (to, _) = new.remove(at);
@@ -328,7 +340,8 @@ mod tests {
         let root = dir.path().canonicalize().expect("canonical");
         std::fs::write(root.join("a.css"), "a{}").expect("write");
         std::fs::write(root.join("b.css"), "b{}").expect("write");
-        std::fs::write(root.join("gone.css"), "").expect("write");
+        // Not the size of `sub/new.css`, which may get its inode.
+        std::fs::write(root.join("gone.css"), "gone").expect("write");
         std::fs::create_dir(root.join("sub")).expect("mkdir");
         let folders = Folders::default();
         lock(&folders).insert(root.clone(), list(&root).expect("list"));
