@@ -92,6 +92,7 @@ fn help_and_version() {
         "--pattern",
         "--ignore",
         "--debounce",
+        "--poll",
         "--no-inject",
         "--no-gitignore",
         "HOT_RELOAD_ENABLED",
@@ -1087,4 +1088,41 @@ fn command_line_flags_win_over_the_config_file() {
         (code, body.as_str()),
         (200, "<html><body>other</body></html>")
     );
+}
+
+#[test]
+fn poll_takes_an_optional_interval_and_never_eats_the_folder() {
+    let dir = site();
+    write(&dir.path().join("web/app.css"), "a{}");
+    // `--poll web` polls and serves web; digits after it are the interval.
+    for (args, every) in [
+        (&["--poll", "web"][..], "every 500 ms"),
+        (&["--poll", "250", "web"], "every 250 ms"),
+        (&["web", "--poll=300"], "every 300 ms"),
+    ] {
+        let (child, line) = start_piped(
+            bin()
+                .args(args)
+                .args(["--port", "0"])
+                .current_dir(dir.path()),
+        );
+        let err = stop_for_stderr(child);
+        assert!(
+            line.contains("serving") && line.contains("web"),
+            "{args:?}: {line}"
+        );
+        assert!(
+            err.contains("[HotReload] polling") && err.contains("web") && err.contains(every),
+            "{args:?}: {err}"
+        );
+    }
+    for (args, said) in [
+        (&["--poll=5"][..], "--poll"),
+        (&["--poll=fast"], "--poll takes milliseconds"),
+    ] {
+        let out = run_refused(&[args, &["--port", "0"]].concat(), dir.path());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(said), "{args:?}: {err}");
+    }
 }

@@ -220,4 +220,31 @@ mod tests {
         let missing = dir.path().join("not/yet");
         assert_eq!(real_path(&missing), real.join("not/yet"));
     }
+
+    /// Where this machine has a real share (FUSE, 9p, NFS...), a folder on
+    /// it is decided polled from the real mountinfo; nothing is mounted
+    /// for the test, so without one it says why it checks nothing.
+    #[test]
+    fn a_real_share_on_this_machine_is_polled() {
+        let Ok(text) = std::fs::read_to_string("/proc/self/mountinfo") else {
+            eprintln!("skipped: /proc/self/mountinfo cannot be read here");
+            return;
+        };
+        let shares: Vec<(PathBuf, String)> = (text.lines())
+            .filter_map(parse_line)
+            .filter(|(mount, fstype)| remote_kind(fstype).is_some() && mount.is_dir())
+            .collect();
+        if shares.is_empty() {
+            eprintln!("skipped: no FUSE, 9p, virtiofs, NFS, SMB or drvfs mount on this machine");
+            return;
+        }
+        for (mount, fstype) in shares {
+            let real = real_path(&mount);
+            let decided = decide(&text, &real);
+            // A share mounted over by a local filesystem is native: fine.
+            if let Some(remote) = decided {
+                eprintln!("{} is {fstype}: polled as {}", mount.display(), remote.what);
+            }
+        }
+    }
 }
