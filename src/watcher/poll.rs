@@ -85,7 +85,7 @@ fn lock(folders: &Folders) -> MutexGuard<'_, BTreeMap<PathBuf, Listing>> {
 
 /// Polls the folders it is asked to watch, each on its own (never
 /// recursively), every `interval`; its thread stops and is joined on drop,
-/// within one folder's read.
+/// once the round under way ends (tens of milliseconds for 10,000 files).
 pub(crate) struct Poller {
     folders: Folders,
     _thread: Stoppable,
