@@ -319,6 +319,49 @@ impl notify::Watcher for Split {
 mod tests {
     use super::*;
 
+    /// The watcher's walk asks the poller for the folders to poll: ignored
+    /// ones (the `ignore` key's, the default ignores) are never among them,
+    /// so no round ever reads them.
+    #[test]
+    fn ignored_folders_are_never_polled() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for file in [
+            "css/app.css",
+            "node_modules/lib/x.js",
+            "dist/out/app.js",
+            "web/partials/a.html",
+        ] {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+            std::fs::write(&path, "x").expect("write");
+        }
+        let root = std::path::absolute(dir.path()).expect("absolute");
+        let config = crate::Config {
+            watch_dirs: vec![crate::WatchDir::new(".", &root)],
+            ignore: vec!["dist".into()],
+            ..crate::Config::default()
+        };
+        let (events_tx, events) = crossbeam_channel::unbounded();
+        let poller = Poller::start(
+            move |e: notify::Result<Event>| {
+                let _ = events_tx.send(e);
+            },
+            Duration::from_secs(3600),
+        )
+        .expect("the poll thread starts");
+        let folders = Arc::clone(&poller.folders);
+        let (batches, _rx) = crossbeam_channel::unbounded();
+        let mut watcher =
+            super::super::Watcher::start_with(&config, batches, Box::new(poller), events)
+                .expect("the watcher starts");
+        let polled: Vec<String> = lock(&folders)
+            .keys()
+            .map(|p| p.strip_prefix(&root).unwrap_or(p).display().to_string())
+            .collect();
+        watcher.close().expect("the watcher stops");
+        assert_eq!(polled, ["", "css", "web", "web/partials"], "{polled:?}");
+    }
+
     fn kinds(events: &[Event], root: &Path) -> Vec<String> {
         let mut out: Vec<String> = (events.iter())
             .map(|e| {
