@@ -2,7 +2,7 @@
 //! Every request that is not a hot-reload route goes to the backend and
 //! its answer comes back, streamed both ways, with the client script in
 //! its HTML pages; WebSocket upgrades are tunneled. It runs on the binary's
-//! own front ([`crate::front`]), which owns each socket, so a tunnel can
+//! own front (the private `front` module), which owns each socket, so a tunnel can
 //! read one side while it writes the other.
 
 mod forward;

@@ -1,5 +1,5 @@
 //! The `hotreload` binary's server: hot reload on the binary's own front
-//! ([`crate::front`]), in front of the files of a folder (`serve`), a
+//! (the private `front` module), in front of the files of a folder (`serve`), a
 //! backend (`proxy`) or nothing (`watch`).
 //!
 //! Threads: the front's and the [`Manager`]'s. [`DevServer::close`] joins
