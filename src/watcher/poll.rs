@@ -133,36 +133,71 @@ fn read_again(folders: &Folders, dir: &Path, seen: &mut Seen) {
     if !folders.contains_key(dir) {
         return; // unwatched meanwhile
     }
-    let now = match now {
-        Ok(now) => now,
+    match now {
+        Ok(now) => {
+            if let Some(old) = folders.get_mut(dir) {
+                compare(dir, old, now, seen);
+            }
+        }
         Err(_) => {
             folders.remove(dir);
-            // Gone (or unreadable). When its parent's listing (read
-            // before it, this round) still has it, it was deleted
-            // after that read, or deleted and made again: report it
-            // gone here and drop it from that listing, so the next
-            // round reports it made if it is there. Left unsaid, the
-            // watcher would take a folder nobody polls for watched.
-            let in_parent = (dir.parent().zip(dir.file_name()))
-                .and_then(|(parent, name)| Some((folders.get_mut(parent)?, name)));
-            let said_by_parent = match in_parent {
-                Some((listing, name)) => listing.remove(name).is_none(),
-                None => false,
-            };
-            if !said_by_parent {
-                let kind = EventKind::Remove(RemoveKind::Folder);
-                seen.events
-                    .push(Event::new(kind).add_path(dir.to_path_buf()));
-            }
-            return;
+            gone_under_its_parent(&mut folders, dir, seen);
         }
+    }
+}
+
+/// `dir` cannot be read any more, though its parent's listing (read
+/// before it, this round) may still have it: it was moved, deleted, or
+/// deleted and made again since. The parent is read again now, so that
+/// this round pairs a move into one rename (inotify's view) instead of a
+/// deletion now and a creation a round later; if the parent still lists
+/// it as it was (an unreadable folder), it is reported gone and dropped
+/// from that listing, so the next round reports it made if it is there.
+/// Left unsaid, the watcher would take a folder nobody polls for watched.
+fn gone_under_its_parent(folders: &mut BTreeMap<PathBuf, Listing>, dir: &Path, seen: &mut Seen) {
+    let remove = |seen: &mut Seen| {
+        let kind = EventKind::Remove(RemoveKind::Folder);
+        seen.events
+            .push(Event::new(kind).add_path(dir.to_path_buf()));
     };
-    let Some(old) = folders.get_mut(dir) else {
-        return;
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        return remove(seen);
     };
+    let Some(old) = folders.get_mut(parent) else {
+        return remove(seen);
+    };
+    let Some(was) = old.get(name).copied() else {
+        return; // the parent's read this round said it already
+    };
+    match list(parent) {
+        Ok(now) => {
+            let same = now.get(name).is_some_and(|stamp| was.moved_to(stamp));
+            compare(parent, old, now, seen);
+            if same {
+                old.remove(name);
+                remove(seen);
+            }
+        }
+        Err(_) => {
+            // The parent goes too; its own parent's turn says so.
+            old.remove(name);
+            remove(seen);
+        }
+    }
+}
+
+/// Compares `dir`'s listing `now` with the one kept, notes what differs
+/// in `seen`, and keeps `now`.
+fn compare(dir: &Path, old: &mut Listing, now: Listing, seen: &mut Seen) {
     for (name, stamp) in &now {
         match old.get(name) {
             None => seen.new.push((dir.join(name), *stamp)),
+            // Another folder under the same name (deleted and made
+            // again): the old one went, a new one came.
+            Some(was) if was.is_dir && stamp.is_dir && !was.moved_to(stamp) => {
+                seen.gone.push((dir.join(name), *was));
+                seen.new.push((dir.join(name), *stamp));
+            }
             // A folder's own time changes with its entries: its own
             // watch reports those.
             Some(was) if *was != *stamp && !(was.is_dir && stamp.is_dir) => {
@@ -190,6 +225,12 @@ fn round(folders: &Folders) -> Vec<Event> {
     for dir in dirs {
         read_again(folders, &dir, &mut seen);
     }
+    paired(seen)
+}
+
+/// The events of a round once every folder is read: a name gone and a
+/// name new that are one thing moved become one rename.
+fn paired(seen: Seen) -> Vec<Event> {
     let Seen {
         mut events,
         gone,
@@ -441,11 +482,47 @@ mod tests {
         // rm -rf build, between the parent's read and its own.
         std::fs::remove_dir_all(root.join("build")).expect("rm");
         read_again(&folders, &root.join("build"), &mut seen);
-        assert_eq!(kinds(&seen.events, &root), ["Remove(Folder) build"]);
-        assert!(seen.gone.is_empty() && seen.new.is_empty());
+        assert_eq!(kinds(&paired(seen), &root), ["Remove(Folder) build"]);
         // Made again: the parent's next read says so.
         std::fs::create_dir(root.join("build")).expect("mkdir");
         assert_eq!(kinds(&round(&folders), &root), ["Create(Folder) build"]);
+        // Deleted and made again between the two reads: another folder.
+        lock(&folders).insert(root.join("build"), Listing::new());
+        let mut seen = Seen::default();
+        read_again(&folders, &root, &mut seen);
+        std::fs::remove_dir(root.join("build")).expect("rmdir");
+        std::fs::create_dir(root.join("build")).expect("mkdir");
+        read_again(&folders, &root.join("build"), &mut seen);
+        // The new folder reads fine (empty, as the old one was); the
+        // parent's next read sees another inode under the name.
+        let mut events = paired(seen);
+        events.extend(round(&folders));
+        assert_eq!(
+            kinds(&events, &root),
+            ["Create(Folder) build", "Remove(Folder) build"]
+        );
+    }
+
+    /// A folder moved between its parent's read and its own: one rename
+    /// in that round (not a deletion now and a creation a round later).
+    #[test]
+    fn a_folder_moved_during_a_round_is_one_rename() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().canonicalize().expect("canonical");
+        std::fs::create_dir(root.join("personas")).expect("mkdir");
+        std::fs::write(root.join("personas/PERSONA.md"), "hi").expect("write");
+        let folders = Folders::default();
+        for d in [root.clone(), root.join("personas")] {
+            lock(&folders).insert(d.clone(), list(&d).expect("list"));
+        }
+        let mut seen = Seen::default();
+        read_again(&folders, &root, &mut seen);
+        std::fs::rename(root.join("personas"), root.join("people")).expect("mv");
+        read_again(&folders, &root.join("personas"), &mut seen);
+        assert_eq!(
+            kinds(&paired(seen), &root),
+            ["Modify(Name(Both)) personas -> people"]
+        );
     }
 
     #[test]
