@@ -271,14 +271,28 @@ fn moves_out_and_folder_moves(watch: Watch) {
     let msg = next_change(&mut ws);
     let mut got = changes(&msg);
     got.sort();
-    assert_eq!(
-        got,
-        vec![
-            ("people/PERSONA.md".into(), "created".into()),
-            ("personas/PERSONA.md".into(), "renamed".into()),
-        ],
-        "{msg}"
-    );
+    let moved = vec![
+        ("people/PERSONA.md".into(), "created".into()),
+        ("personas/PERSONA.md".into(), "renamed".into()),
+    ];
+    if watch == Watch::Poll && got != moved {
+        // Polled, a move can be seen in two rounds (under load in CI: see
+        // the README's Troubleshooting): the old name gone in one batch,
+        // the new one in the next. Each still exactly once.
+        assert_eq!(
+            got,
+            vec![("personas/PERSONA.md".into(), "deleted".into())],
+            "{msg}"
+        );
+        let msg = next_change(&mut ws);
+        assert_eq!(
+            changes(&msg),
+            vec![("people/PERSONA.md".into(), "created".into())],
+            "{msg}"
+        );
+    } else {
+        assert_eq!(got, moved, "{msg}");
+    }
     write(&server.path("people/PERSONA.md"), "# Alice");
     let msg = next_change(&mut ws);
     assert_eq!(

@@ -28,7 +28,7 @@ pub type Ws = WebSocket<TcpStream>;
 /// network share), forced on the temp dir. Tests of saves, renames and
 /// folders run both ways: the same change must give the same batch
 /// (SPEC.md section 15).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Watch {
     Native,
     /// Every [`POLL_MS`].
