@@ -224,18 +224,20 @@ impl Hub {
         };
         // The channel is new and has room, so these cannot fail. Under the
         // lock, so `connected.seq` and the first batch the client gets agree.
-        let hello =
-            protocol::connected_message(&self.server_id, state.seq, id, state.sync, &state.welcome);
+        // Not for LiveReload, which has no words for it.
+        let hello = || {
+            protocol::connected_message(&self.server_id, state.seq, id, state.sync, &state.welcome)
+        };
         match dialect {
             Dialect::HotReload => {
-                let _ = tx.try_send(frames([hello]));
+                let _ = tx.try_send(frames([hello()]));
                 for (_, pinned) in &state.pinned {
                     let _ = tx.try_send(frames([pinned.clone()]));
                 }
             }
             Dialect::Dashboard => {
                 let _ = tx.try_send(frames([
-                    hello,
+                    hello(),
                     clients_message(&state),
                     sync_state_message(state.sync),
                 ]));

@@ -207,10 +207,7 @@ fn frozen_client(addr: SocketAddr) -> TcpStream {
 }
 
 fn status_clients(addr: SocketAddr) -> u64 {
-    let (_, _, body) = http(
-        addr,
-        "GET /api/v1/hotreload/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-    );
+    let (_, _, body) = http(addr, &common::get("/api/v1/hotreload/status", &[]));
     let json: serde_json::Value = serde_json::from_str(&body).expect("status JSON");
     json["connected_clients"].as_u64().expect("a count")
 }

@@ -876,12 +876,7 @@ fn a_low_open_file_limit_turns_extra_clients_away_and_the_server_stays_up() {
     let dir = site();
     let (child, line) = start_piped(&mut with_open_file_limit(100, &["--port", "0"], dir.path()));
     let addr = common::ready_line_addr(&line);
-    let status = |addr| {
-        common::http(
-            addr,
-            "GET /api/v1/hotreload/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-        )
-    };
+    let status = |addr| common::http(addr, &common::get("/api/v1/hotreload/status", &[]));
     let (code, _, body) = status(addr);
     assert_eq!(code, 200, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).expect("status is JSON");

@@ -131,10 +131,7 @@ fn a_failed_build_holds_the_batch_back_shows_its_output_and_a_success_sends_it()
     let batch = until(&mut ws, "the batch", file_changed);
     let paths: Vec<String> = changes(&batch).into_iter().map(|(p, _)| p).collect();
     assert!(paths.contains(&"site/ok".to_string()), "{batch}");
-    let status = common::http(
-        server.addr,
-        "GET /api/v1/hotreload/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-    );
+    let status = common::http(server.addr, &common::get("/api/v1/hotreload/status", &[]));
     let status: Value = serde_json::from_str(&status.2).expect("JSON");
     assert_eq!(status["commands"]["build"]["state"], "ok", "{status}");
     // And for people: the command as they wrote it, quotes and all.

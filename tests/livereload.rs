@@ -172,12 +172,7 @@ fn the_extensions_connection_check_is_answered_at_once_and_the_port_serves_only_
     assert_eq!(closed(&mut probe, PATIENCE), Some(CloseCode::Normal));
     assert_eq!(server.status()["livereload_clients"], 0);
     // Then the extension fetches the script.
-    let get = |addr, path: &str| {
-        http(
-            addr,
-            &format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"),
-        )
-    };
+    let get = |addr, path: &str| http(addr, &common::get(path, &[]));
     let (code, headers, body) = get(addr, "/livereload.js?ext=Chrome&extver=2.1.0");
     assert_eq!(code, 200);
     assert!(

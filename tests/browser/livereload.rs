@@ -136,10 +136,7 @@ impl Sites {
 
     /// LiveReload clients hotreload counts now.
     fn livereload_clients(&self) -> u64 {
-        let (_, _, body) = common::http(
-            self.main,
-            "GET /api/v1/hotreload/status HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
-        );
+        let (_, _, body) = common::http(self.main, &common::get("/api/v1/hotreload/status", &[]));
         let status: serde_json::Value = serde_json::from_str(&body).expect("status JSON");
         status["livereload_clients"].as_u64().unwrap_or(0)
     }
