@@ -86,9 +86,11 @@
 //!
 //! 1. [`config`]: the `hot_reload` section, checked once.
 //! 2. `watcher`: one thread (`hotreload-watcher`) takes notify's events,
-//!    filters them by pattern, and debounces them on crossbeam timers into
-//!    one batch per quiet period (at most `max_wait_ms` after its first
-//!    event), which it sends down a channel.
+//!    filters them by pattern, and debounces them into batches: under
+//!    [`Debounce::Auto`] (the default) a save goes out the moment its file
+//!    is complete (inotify's close-after-write, or a rename over it), and
+//!    a burst waits for a quiet period on a crossbeam timer (at most
+//!    `max_wait_ms` after its first event); each batch goes down a channel.
 //! 3. `hub`: the `hotreload-pipeline` thread (after any build, see
 //!    `commands`) numbers each batch, serialises
 //!    it once into a [`protocol`] message and `try_send`s it into every
@@ -160,7 +162,7 @@ mod stoppable;
 mod sync;
 mod watcher;
 
-pub use config::{Config, Poll, WatchDir};
+pub use config::{Config, Debounce, Poll, WatchDir};
 pub use error::Error;
 pub use manager::Manager;
 pub use protocol::{Action, Change, ChangeBatch, Operation};

@@ -66,7 +66,11 @@ Options of serve, proxy and watch:
   --ignore GLOB     never report GLOB, e.g. 'dist' (repeatable)
   --no-gitignore    report what .gitignore files ignore too (for a watch dir
                     that is itself ignored, like a build's output folder)
-  --debounce MS     quiet time that ends a batch of changes (default 100)
+  --debounce MS|auto
+                    how a batch of changes ends: `auto` (the default) sends a
+                    save at once when its file is complete and waits 100 ms
+                    of quiet in a burst (a checkout, a build); MS waits that
+                    many milliseconds of quiet after every change
   --poll [MS]       poll every watch dir for changes each MS milliseconds
                     (default 500) instead of waiting for system events.
                     Without it, folders on NFS, SMB, WSL's /mnt/c, 9p,
@@ -96,7 +100,9 @@ Options of serve, proxy and watch:
 Bench options:
   --clients LIST    client counts, e.g. 1,100,1000 (the default)
   --trials N        saves per client count and save style (default 20)
-  --debounce MS     the server's debounce window (default 100)
+  --debounce MS|auto
+                    the server's debounce (default auto; the browser rows
+                    run at 100 and at the default)
   --dir DIR         where to make the temp trees (default: the system's temp
                     folder); use a folder on the disk you work on
   --quick           a short run (seconds): fewer clients, trials and files
@@ -214,6 +220,18 @@ fn number<T: std::str::FromStr>(
         .map_err(|_| Usage(format!("{flag} takes {what}, not {v:?}")))
 }
 
+/// The value of `--debounce`: `auto` or milliseconds.
+fn debounce(args: &mut lexopt::Parser) -> Result<hotreload::Debounce, Usage> {
+    match text(args, "--debounce")?.as_str() {
+        "auto" => Ok(hotreload::Debounce::Auto),
+        v => v.parse().map(hotreload::Debounce::Ms).map_err(|_| {
+            Usage(format!(
+                "--debounce takes `auto` or milliseconds, like --debounce 100, not {v:?}"
+            ))
+        }),
+    }
+}
+
 /// The optional value of `--poll`: `--poll=MS`, or `--poll MS` when the
 /// next argument is all digits (so `--poll site` leaves the folder `site`
 /// alone), else the default interval.
@@ -262,7 +280,7 @@ struct Flags {
     patterns: Vec<String>,
     ignore: Vec<String>,
     allow_hosts: Vec<String>,
-    debounce: Option<u64>,
+    debounce: Option<hotreload::Debounce>,
     /// `--poll [MS]`: the interval to poll every watch dir at.
     poll: Option<u64>,
     build: Option<String>,
@@ -306,9 +324,7 @@ fn flags(mut args: lexopt::Parser, mode: Mode) -> Result<Flags, Failure> {
             Long("pattern") => f.patterns.push(text(&mut args, "--pattern")?),
             Long("ignore") => f.ignore.push(text(&mut args, "--ignore")?),
             Long("allow-host") => f.allow_hosts.push(text(&mut args, "--allow-host")?),
-            Long("debounce") => {
-                f.debounce = Some(number(&mut args, "--debounce", "milliseconds, like 100")?)
-            }
+            Long("debounce") => f.debounce = Some(debounce(&mut args)?),
             Long("poll") => f.poll = Some(poll_interval(&mut args)?),
             Long("build") => f.build = Some(text(&mut args, "--build")?),
             Long("run") => f.run = Some(text(&mut args, "--run")?),
@@ -408,9 +424,9 @@ fn run(args: lexopt::Parser, mut mode: Mode) -> Result<ExitCode, Failure> {
         config.poll = hotreload::Poll::Every(ms);
         flagged.push(("poll", "--poll"));
     }
-    if let Some(ms) = f.debounce {
-        config.debounce_ms = ms;
-        config.max_wait_ms = config.max_wait_ms.max(ms);
+    if let Some(debounce) = f.debounce {
+        config.debounce_ms = debounce;
+        config.max_wait_ms = config.max_wait_ms.max(debounce.quiet_ms());
         flagged.push(("debounce_ms", "--debounce"));
     }
     // A config that names a backend makes plain `hotreload` a proxy.
@@ -728,9 +744,7 @@ fn bench(mut args: lexopt::Parser) -> Result<ExitCode, Failure> {
             Long("trials") => {
                 trials = Some(number(&mut args, "--trials", "a number of saves, like 20")?)
             }
-            Long("debounce") => {
-                debounce = Some(number(&mut args, "--debounce", "milliseconds, like 100")?)
-            }
+            Long("debounce") => debounce = Some(self::debounce(&mut args)?),
             Long("dir") => dir = Some(text(&mut args, "--dir")?),
             Long("json") => json = true,
             Long("quick") => quick = true,
@@ -863,13 +877,19 @@ fn describe_status(url: &str, body: &str) -> String {
         Some(n) => format!(" ({n} of them LiveReload)"),
     };
     let mut out = format!(
-        "hotreload {} at {url}\n  enabled:   {}\n  clients:   {} connected{livereload}\n  watching:  {}\n  patterns:  {}\n  debounce:  {} ms\n  changes:   {} (last: {last})\n  uptime:    {} s\n",
+        "hotreload {} at {url}\n  enabled:   {}\n  clients:   {} connected{livereload}\n  watching:  {}\n  patterns:  {}\n  debounce:  {}\n  changes:   {} (last: {last})\n  uptime:    {} s\n",
         unquote(&field("version")),
         field("enabled"),
         field("connected_clients"),
         field("watch_dirs"),
         field("patterns"),
-        field("debounce_ms"),
+        match field("debounce_ms").as_str() {
+            "\"auto\"" => format!(
+                "auto ({} ms of quiet in a burst)",
+                hotreload::Debounce::DEFAULT_MS
+            ),
+            ms => format!("{ms} ms"),
+        },
         field("changes"),
         field("uptime_secs"),
     );

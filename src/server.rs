@@ -75,7 +75,7 @@ struct Inner {
     hub: Option<Arc<Hub>>,
     watch_dirs: Vec<String>,
     patterns: Vec<String>,
-    debounce_ms: u64,
+    debounce_ms: crate::config::Debounce,
     max_clients: usize,
     allowed_origins: Vec<String>,
     hosts: Hosts,
@@ -586,7 +586,11 @@ impl Server {
         push_json_list(&mut out, &inner.patterns);
         out.push_str(&format!(
             ",\"debounce_ms\":{},\"max_clients\":{},\"changes\":{},\"last_change\":",
-            inner.debounce_ms,
+            // As the config writes it: `"auto"` or the milliseconds.
+            match inner.debounce_ms {
+                crate::config::Debounce::Auto => "\"auto\"".to_string(),
+                crate::config::Debounce::Ms(ms) => ms.to_string(),
+            },
             inner.max_clients,
             snapshot.as_ref().map_or(0, |s| s.seq)
         ));

@@ -161,7 +161,7 @@ fn every_key_is_read() {
             ignore: ["*.log", "dist", "**/cache/*"].map(String::from).to_vec(),
             gitignore: false,
             poll: Poll::Every(250),
-            debounce_ms: 50,
+            debounce_ms: hotreload::Debounce::Ms(50),
             max_wait_ms: 500,
             client_buffer: 32,
             heartbeat_ms: 2000,
@@ -201,7 +201,7 @@ fn every_key_is_read() {
 fn other_sections_of_a_host_app_are_ignored() {
     let config = parse("good_host_app.yaml");
     assert_eq!(config.patterns, ["*.css"]);
-    assert_eq!(config.debounce_ms, 100);
+    assert_eq!(config.debounce_ms, hotreload::Debounce::Auto);
     assert!(config.enabled);
 }
 

@@ -30,7 +30,7 @@ fn site(tweak: impl FnOnce(&mut hotreload::Config)) -> TestServer {
         ],
         |config| {
             config.livereload_port = Some(0);
-            config.debounce_ms = 50;
+            config.debounce_ms = hotreload::Debounce::Ms(50);
             tweak(config);
         },
     )

@@ -80,7 +80,7 @@ fn persona_and_html_writes_reload() {
 #[test]
 fn ten_writes_within_the_window_give_one_batch() {
     // A long window, so a slow machine still writes all ten inside it.
-    let server = TestServer::start(SITE, |c| c.debounce_ms = 600);
+    let server = TestServer::start(SITE, |c| c.debounce_ms = hotreload::Debounce::Ms(600));
     let (mut ws, _) = server.client();
     for i in 0..10 {
         write(
@@ -98,7 +98,7 @@ fn ten_writes_within_the_window_give_one_batch() {
 
 #[test]
 fn several_files_in_one_batch_name_each_once() {
-    let server = TestServer::start(SITE, |c| c.debounce_ms = 400);
+    let server = TestServer::start(SITE, |c| c.debounce_ms = hotreload::Debounce::Ms(400));
     let (mut ws, _) = server.client();
     write(&server.path("css/app.css"), "a{}");
     write(&server.path("js/app.js"), "b()");
@@ -304,7 +304,7 @@ fn moves_out_and_folder_moves(watch: Watch) {
 
 #[test]
 fn create_then_delete_within_a_batch_is_nothing() {
-    let server = TestServer::start(SITE, |c| c.debounce_ms = 300);
+    let server = TestServer::start(SITE, |c| c.debounce_ms = hotreload::Debounce::Ms(300));
     let (mut ws, _) = server.client();
     write(&server.path("css/flash.css"), "x{}");
     std::fs::remove_file(server.path("css/flash.css")).expect("delete");

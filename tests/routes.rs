@@ -39,7 +39,7 @@ fn status_json_has_the_seed_keys_and_counts_clients() {
     assert_eq!(status["connected_clients"], 0);
     assert_eq!(status["watch_dirs"], serde_json::json!(["."]));
     assert_eq!(status["patterns"], serde_json::json!(["*.css"]));
-    assert_eq!(status["debounce_ms"], 100);
+    assert_eq!(status["debounce_ms"], "auto");
     assert_eq!(status["changes"], 0);
     assert!(status["last_change"].is_null());
     assert_eq!(status["version"], env!("CARGO_PKG_VERSION"));

@@ -15,7 +15,9 @@ fn ten_minutes_of_saves_reconnects_and_status_lose_nothing() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(600);
-    let server = TestServer::start(&[("a.css", "a{}"), ("app.js", "1")], |c| c.debounce_ms = 50);
+    let server = TestServer::start(&[("a.css", "a{}"), ("app.js", "1")], |c| {
+        c.debounce_ms = hotreload::Debounce::Ms(50)
+    });
     let mut steady: Vec<_> = (0..20).map(|_| server.client().0).collect();
     let fds_at_start = std::fs::read_dir("/proc/self/fd")
         .map(|d| d.count())

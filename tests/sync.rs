@@ -52,7 +52,9 @@ fn next_of(ws: &mut Ws, kind: &str) -> Value {
 
 #[test]
 fn history_keeps_batches_newest_first_and_limit_is_checked() {
-    let server = TestServer::start(&[("a.css", "a{}")], |c| c.debounce_ms = 30);
+    let server = TestServer::start(&[("a.css", "a{}")], |c| {
+        c.debounce_ms = hotreload::Debounce::Ms(30)
+    });
     let (mut ws, _) = server.client();
     for n in 1..=30 {
         common::write(&server.path(&format!("f{n}.css")), "b{}");
@@ -194,7 +196,7 @@ fn bad_sync_events_get_a_reason_and_reach_nobody() {
 fn a_flood_of_sync_events_is_cut_and_the_reload_still_comes_at_once() {
     let server = TestServer::start(&[("a.js", "1")], |c| {
         c.sync = true;
-        c.debounce_ms = 30;
+        c.debounce_ms = hotreload::Debounce::Ms(30);
     });
     let (_, hello) = tab(&server, "/");
     let from = hello["id"].as_u64().unwrap();
@@ -309,7 +311,7 @@ fn reload_all_reaches_every_tab_and_is_in_the_history() {
 #[test]
 fn the_dashboard_socket_follows_tabs_and_batches_without_counting_as_a_tab() {
     let server = TestServer::start(&[("a.css", "a{}")], |c| {
-        c.debounce_ms = 30;
+        c.debounce_ms = hotreload::Debounce::Ms(30);
         // A tab that leaves is noticed at the next ping.
         c.heartbeat_ms = 200;
     });

@@ -19,7 +19,7 @@ use common::PATIENCE;
 fn manager(base: &Path, dirs: &[&str]) -> Manager {
     Manager::new(Config {
         watch_dirs: dirs.iter().map(|d| WatchDir::new(d, base)).collect(),
-        debounce_ms: 20,
+        debounce_ms: hotreload::Debounce::Ms(20),
         max_wait_ms: 200,
         ..Config::default()
     })

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 use tungstenite::protocol::WebSocketConfig;
 
+use hotreload::Debounce;
 use hotreload::protocol::push_json_str;
 
 mod browser;
@@ -39,8 +40,8 @@ pub struct Options {
     pub clients: Vec<usize>,
     /// Saves per client count and save style.
     pub trials: usize,
-    /// The server's debounce window, in milliseconds.
-    pub debounce_ms: u64,
+    /// The server's debounce: `auto` (its default), or a fixed window.
+    pub debounce_ms: Debounce,
     /// Clients held open while measuring idle CPU and per-client memory.
     pub idle_clients: usize,
     /// How long the idle CPU measurement lasts.
@@ -70,7 +71,7 @@ impl Options {
             dir: std::env::temp_dir(),
             clients: vec![1, 100, 1000],
             trials: 20,
-            debounce_ms: 100,
+            debounce_ms: Debounce::Auto,
             idle_clients: 100,
             idle: Duration::from_secs(10),
             tree_files: 100_000,
@@ -119,14 +120,16 @@ impl Save {
     }
 }
 
-/// Latency of one client count and save style, beyond the debounce window.
+/// Latency of one client count and save style: the whole time under
+/// `auto`, beyond the window with a fixed debounce.
 #[derive(Debug, Clone)]
 pub struct Latency {
     /// Clients connected.
     pub clients: usize,
     /// How files were saved.
     pub save: Save,
-    /// Overhead beyond the debounce window, in milliseconds: min, p50, p95, p99, max.
+    /// From the save's return to the message, less a fixed debounce
+    /// window, in milliseconds: min, p50, p95, p99, max.
     pub overhead_ms: [f64; 5],
     /// First to last client per save, in milliseconds: p50 and max.
     pub spread_ms: [f64; 2],
@@ -141,8 +144,8 @@ pub struct Latency {
 pub struct Report {
     /// The machine and settings, in a line.
     pub machine: String,
-    /// The debounce window used.
-    pub debounce_ms: u64,
+    /// The debounce used.
+    pub debounce_ms: Debounce,
     /// One row per client count and save style.
     pub latency: Vec<Latency>,
     /// Clients held during the idle measurement.
@@ -244,8 +247,8 @@ struct ServerProcess {
 
 impl ServerProcess {
     /// `hotreload serve .` in `dir`, on a free port.
-    fn start(exe: &Path, dir: &Path, debounce_ms: u64) -> Result<ServerProcess, Failed> {
-        let debounce = debounce_ms.to_string();
+    fn start(exe: &Path, dir: &Path, debounce: Debounce) -> Result<ServerProcess, Failed> {
+        let debounce = debounce.to_string();
         ServerProcess::run(
             exe,
             dir,
@@ -535,7 +538,7 @@ pub fn run(options: &Options, mut progress: impl FnMut(&str)) -> Result<Report, 
         report.browser = browser::measure(
             &options.server,
             &options.dir,
-            options.debounce_ms,
+            options.debounce_ms.quiet_ms(),
             options.browser_saves,
             &mut progress,
         )?;
@@ -639,19 +642,27 @@ fn measure_latency(
     save: Save,
     seq: &mut u64,
 ) -> Result<Latency, Failed> {
-    let debounce = Duration::from_millis(options.debounce_ms);
+    let quiet = Duration::from_millis(options.debounce_ms.quiet_ms());
+    // What a fixed window adds by design; `auto` adds nothing by design.
+    let debounce = match options.debounce_ms {
+        Debounce::Auto => Duration::ZERO,
+        Debounce::Ms(_) => quiet,
+    };
     let file = site.join("css/app.css");
     let mut overheads = Vec::with_capacity(count * options.trials);
     let mut spreads = Vec::with_capacity(options.trials);
     let (mut missed, mut duplicated) = (0, 0);
     for trial in 0..options.trials {
+        // Saved the way a person saves, after seeing the last one: a save
+        // within the quiet time of the last batch is a burst to `auto`.
+        thread::sleep(quiet + Duration::from_millis(20));
         save_file(save, &file, &format!("body {{ margin: {trial}px }}"))?;
         let written = Instant::now();
         *seq += 1;
         let mut seen = vec![false; count];
         let (mut got, mut first, mut last) = (0, None::<Instant>, None::<Instant>);
-        // A batch is due a debounce window after the save; allow far more.
-        let deadline = written + debounce + Duration::from_secs(5);
+        // A batch is due a quiet time after the save at most; allow far more.
+        let deadline = written + quiet + Duration::from_secs(5);
         // Clients stamp their own receipts; this thread only collects them,
         // every few milliseconds. Waiting on each one instead woke it a
         // thousand times per save, taking the CPU from the server measured.
@@ -675,7 +686,7 @@ fn measure_latency(
         }
     }
     // Anything still arriving after the last save is a duplicate.
-    let quiet_until = Instant::now() + debounce + Duration::from_millis(300);
+    let quiet_until = Instant::now() + quiet + Duration::from_millis(300);
     while clients.receipts.recv_deadline(quiet_until).is_ok() {
         duplicated += 1;
     }
@@ -715,7 +726,7 @@ fn measure_storm(options: &Options) -> Result<Storm, Failed> {
     let ended = Instant::now();
     let (mut batches, mut changes, mut largest, mut last) = (0, 0, 0, ended);
     // Quiet for longer than the longest a batch can wait means the storm is out.
-    let quiet = Duration::from_millis(options.debounce_ms) + Duration::from_millis(1500);
+    let quiet = Duration::from_millis(options.debounce_ms.quiet_ms()) + Duration::from_millis(1500);
     let give_up = ended + Duration::from_secs(30);
     loop {
         let wait = (Instant::now() + quiet).min(give_up);
@@ -781,12 +792,20 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "hotreload bench: {}; debounce {} ms",
-            self.machine, self.debounce_ms
+            "hotreload bench: {}; debounce {}",
+            self.machine,
+            match self.debounce_ms {
+                Debounce::Auto => "auto".to_string(),
+                Debounce::Ms(ms) => format!("{ms} ms"),
+            }
         );
         let _ = writeln!(
             out,
-            "\nlatency from save to client, beyond the debounce window (ms)"
+            "\nlatency from save to client{} (ms)",
+            match self.debounce_ms {
+                Debounce::Auto => "",
+                Debounce::Ms(_) => ", beyond the debounce window",
+            }
         );
         let _ = writeln!(
             out,
@@ -940,7 +959,11 @@ impl Report {
         };
         let mut out = String::from("{\"machine\":");
         push_json_str(&mut out, &self.machine);
-        let _ = write!(out, ",\"debounce_ms\":{},\"latency\":[", self.debounce_ms);
+        let debounce = match self.debounce_ms {
+            Debounce::Auto => "\"auto\"".to_string(),
+            Debounce::Ms(ms) => ms.to_string(),
+        };
+        let _ = write!(out, ",\"debounce_ms\":{debounce},\"latency\":[");
         for (i, l) in self.latency.iter().enumerate() {
             if i > 0 {
                 out.push(',');

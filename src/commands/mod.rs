@@ -75,7 +75,7 @@ impl Commands {
             stop_timeout: Duration::from_millis(config.stop_timeout_ms),
             start_timeout: Duration::from_millis(config.start_timeout_ms),
             test: config.test.clone(),
-            settle: Duration::from_millis(config.debounce_ms + 50),
+            settle: Duration::from_millis(config.debounce_ms.quiet_ms() + 50),
         })
     }
 }

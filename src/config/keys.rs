@@ -30,6 +30,8 @@ pub(super) enum Kind {
     List(Text),
     /// `auto`, `true`, `false`, or a whole number within bounds (`poll`).
     Poll(Bounds),
+    /// `auto`, or a whole number within bounds (`debounce_ms`).
+    AutoOrWhole(Bounds),
 }
 
 /// The range of a whole number, and what to say outside it.
@@ -93,8 +95,8 @@ pub(super) const KEYS: &[Key] = &[
         kind: Kind::Poll(Bounds { min: 10, max: 60_000, below: "ms is under 10 ms, too often to read every folder",
             above: "ms is over one minute (60000): changes would seem lost", hint: "500 suits most shares" }),
         also: &["polling", "use_polling", "poll_ms", "poll_interval", "poll_interval_ms", "force_polling"] },
-    Key { name: "debounce_ms", expected: "a whole number of milliseconds", example: "debounce_ms: 100",
-        kind: Kind::Whole(Bounds { min: 0, max: 60_000, below: "",
+    Key { name: "debounce_ms", expected: "`auto` or a whole number of milliseconds", example: "debounce_ms: 100",
+        kind: Kind::AutoOrWhole(Bounds { min: 0, max: 60_000, below: "",
             above: "is over one minute (60000): changes would seem lost", hint: "50 to 300 suits most projects" }),
         also: &["delay", "wait"] },
     Key { name: "max_wait_ms", expected: "a whole number of milliseconds", example: "max_wait_ms: 1000",

@@ -88,8 +88,11 @@ pub struct Config {
     /// events for changes made elsewhere (NFS, SMB, 9p, virtiofs, FUSE,
     /// WSL's drvfs), every [`Poll::DEFAULT_MS`].
     pub poll: Poll,
-    /// Quiet time that ends a batch, in milliseconds. Default 100.
-    pub debounce_ms: u64,
+    /// How a batch ends: [`Debounce::Auto`] (the default) sends a change
+    /// whose file is complete at once and gives a burst of changes
+    /// [`Debounce::DEFAULT_MS`] of quiet; [`Debounce::Ms`] waits for that
+    /// many milliseconds of quiet after every change.
+    pub debounce_ms: Debounce,
     /// A batch goes out at the latest this long after its first event. Default 1000.
     pub max_wait_ms: u64,
     /// Messages queued per client before it counts as stalled. Default 10.
@@ -182,7 +185,7 @@ impl Default for Config {
             ignore: Vec::new(),
             gitignore: true,
             poll: Poll::Auto,
-            debounce_ms: 100,
+            debounce_ms: Debounce::Auto,
             max_wait_ms: 1000,
             client_buffer: 10,
             heartbeat_ms: 5000,
@@ -319,6 +322,73 @@ impl<'de> Deserialize<'de> for Poll {
     }
 }
 
+/// How a batch waits for quiet (the `debounce_ms` key): written `auto` or
+/// a number of milliseconds (SPEC.md sections 3 and 14).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Debounce {
+    /// A change whose file is complete (closed after writing, or renamed
+    /// over the file it replaces) goes out at once when nothing else is
+    /// pending; anything else, and every change that follows a batch
+    /// within [`Debounce::DEFAULT_MS`], waits for that much quiet.
+    #[default]
+    Auto,
+    /// Every batch waits for this many milliseconds with no new change.
+    Ms(u64),
+}
+
+impl Debounce {
+    /// The quiet time of `auto` in a burst, in milliseconds.
+    pub const DEFAULT_MS: u64 = 100;
+
+    /// The quiet time that ends a batch still open: the fixed one, or
+    /// `auto`'s for a burst.
+    pub fn quiet_ms(self) -> u64 {
+        match self {
+            Debounce::Auto => Debounce::DEFAULT_MS,
+            Debounce::Ms(ms) => ms,
+        }
+    }
+}
+
+/// As the user writes it: `auto` or the milliseconds.
+impl std::fmt::Display for Debounce {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Debounce::Auto => f.write_str("auto"),
+            Debounce::Ms(ms) => write!(f, "{ms}"),
+        }
+    }
+}
+
+/// Written as the user writes it: `auto` or the milliseconds.
+impl Serialize for Debounce {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Debounce::Auto => s.serialize_str("auto"),
+            Debounce::Ms(ms) => s.serialize_u64(*ms),
+        }
+    }
+}
+
+/// Read from a value the key table has checked already.
+impl<'de> Deserialize<'de> for Debounce {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Debounce, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Ms(u64),
+            Word(String),
+        }
+        match Written::deserialize(d)? {
+            Written::Ms(ms) => Ok(Debounce::Ms(ms)),
+            Written::Word(w) if w == "auto" => Ok(Debounce::Auto),
+            Written::Word(w) => Err(serde::de::Error::custom(format!(
+                "expected `auto` or milliseconds, found {w:?}"
+            ))),
+        }
+    }
+}
+
 /// The commented `config.yaml` that `hotreload init` writes.
 ///
 /// Every key of the `hot_reload` section with its default and a one-line
@@ -400,7 +470,7 @@ mod tests {
         // Types.
         (
             "hot_reload:\n  debounce_ms: fast\n",
-            "expected a whole number of milliseconds, found the text \"fast\"",
+            "expected `auto` or a whole number of milliseconds, found the text \"fast\"",
             Some(2),
         ),
         (
@@ -825,7 +895,7 @@ mod tests {
         assert_eq!(key.as_deref(), Some("hot_reload.debounce_ms"));
         assert_eq!(
             e.to_string(),
-            "app/config.yaml:2:16: `hot_reload.debounce_ms`: expected a whole number of milliseconds, found the text \"fast\"\n  fix: write it like `debounce_ms: 100`"
+            "app/config.yaml:2:16: `hot_reload.debounce_ms`: expected `auto` or a whole number of milliseconds, found the text \"fast\"\n  fix: write `debounce_ms: auto` (the default) or a number of milliseconds like `debounce_ms: 100`"
         );
     }
 
@@ -852,7 +922,7 @@ mod tests {
                     ..Config::default()
                 }
             }),
-            ("hot_reload: {}\n", |c| c.debounce_ms == 100),
+            ("hot_reload: {}\n", |c| c.debounce_ms == Debounce::Auto),
             ("hot_reload:\n  enabled: false\n", |c| !c.enabled),
             ("\u{feff}hot_reload:\n  enabled: false\n", |c| !c.enabled),
             ("hot_reload:\r\n  enabled: false\r\n  port: 0\r\n", |c| {
@@ -860,19 +930,19 @@ mod tests {
             }),
             (
                 "# comment\nhot_reload: # trailing\n  debounce_ms: 50 # ms\n",
-                |c| c.debounce_ms == 50,
+                |c| c.debounce_ms == Debounce::Ms(50),
             ),
             ("hot_reload: {debounce_ms: 0, max_wait_ms: 0}\n", |c| {
-                c.debounce_ms == 0 && c.max_wait_ms == 0
+                c.debounce_ms == Debounce::Ms(0) && c.max_wait_ms == 0
             }),
             // The rule between the two holds whichever comes first.
             (
                 "hot_reload:\n  debounce_ms: 2000\n  max_wait_ms: 5000\n",
-                |c| c.debounce_ms == 2000 && c.max_wait_ms == 5000,
+                |c| c.debounce_ms == Debounce::Ms(2000) && c.max_wait_ms == 5000,
             ),
             (
                 "hot_reload:\n  max_wait_ms: 5000\n  debounce_ms: 2000\n",
-                |c| c.debounce_ms == 2000 && c.max_wait_ms == 5000,
+                |c| c.debounce_ms == Debounce::Ms(2000) && c.max_wait_ms == 5000,
             ),
             (
                 "hot_reload:\n  allowed_origins: [null, \"null\", \"http://a.test:3000\", \"https://[::1]:8443\", \"http://localhost\"]\n",
@@ -912,7 +982,7 @@ mod tests {
                 |c| c.patterns.len() == 4,
             ),
             ("hot_reload:\n  debounce_ms: 0x10\n", |c| {
-                c.debounce_ms == 16
+                c.debounce_ms == Debounce::Ms(16)
             }),
         ];
         let mut failures = Vec::new();
@@ -1067,7 +1137,7 @@ mod tests {
     #[test]
     fn validate_names_the_command_line_without_a_source() {
         let config = Config {
-            debounce_ms: 70_000,
+            debounce_ms: Debounce::Ms(70_000),
             max_wait_ms: 80_000,
             ..Config::default()
         };

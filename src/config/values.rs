@@ -1,7 +1,7 @@
 //! What each value under `hot_reload` must be: a value as read becomes plain data, or a problem and its fix.
 
-use super::Config;
 use super::keys::{Bounds, Key, Kind, Text};
+use super::{Config, Debounce};
 
 /// A problem and its fix, before the reader adds the key and the position.
 pub(super) type Why = (String, String);
@@ -61,7 +61,7 @@ pub(super) fn value(key: &Key, found: Found, debounce: Option<u64>) -> Result<Pl
             let n = whole(key, bounds, found)?;
             // Checked here when it can be, so the message points at this value.
             if let ("max_wait_ms", Some(debounce)) = (key.name, debounce) {
-                wait_covers(debounce, n)?;
+                wait_covers(Debounce::Ms(debounce), n)?;
             }
             Ok(Plain::Whole(n))
         }
@@ -69,6 +69,10 @@ pub(super) fn value(key: &Key, found: Found, debounce: Option<u64>) -> Result<Pl
         (Kind::Poll(_), Found::Bool(b)) => Ok(Plain::Bool(b)),
         (Kind::Poll(_), Found::Text(s)) if s == "auto" => Ok(Plain::Text(s)),
         (Kind::Poll(bounds), found @ (Found::Int(_) | Found::Float(_))) => {
+            whole(key, bounds, found).map(Plain::Whole)
+        }
+        (Kind::AutoOrWhole(_), Found::Text(s)) if s == "auto" => Ok(Plain::Text(s)),
+        (Kind::AutoOrWhole(bounds), found @ (Found::Int(_) | Found::Float(_))) => {
             whole(key, bounds, found).map(Plain::Whole)
         }
         (_, found) => Err(wrong_type(key, &found)),
@@ -168,6 +172,9 @@ fn wrong_type(key: &Key, found: &Found) -> Why {
             format!("write a list, even for one item: `{name}: [{s:?}]`")
         }
         (Kind::Whole(_), Found::Text(s)) => number_in_text(name, s).unwrap_or_else(like),
+        (Kind::AutoOrWhole(_), Found::Text(s)) => number_in_text(name, s).unwrap_or_else(|| {
+            format!("write `{name}: auto` (the default) or a number of milliseconds like `{name}: 100`")
+        }),
         (Kind::Poll(_), Found::Text(s)) => number_in_text(name, s).unwrap_or_else(|| {
             format!("write `{name}: auto` (the default), `{name}: true`, `{name}: false` or a number of milliseconds like `{name}: 1000`")
         }),
@@ -194,15 +201,22 @@ fn number_in_text(name: &str, text: &str) -> Option<String> {
     }
 }
 
-/// The one rule between keys: `max_wait_ms` must cover `debounce_ms`.
-pub(super) fn wait_covers(debounce: u64, max_wait: u64) -> Result<(), Why> {
+/// The one rule between keys: `max_wait_ms` must cover `debounce_ms`
+/// (under `auto`, the quiet time of a burst).
+pub(super) fn wait_covers(debounce: Debounce, max_wait: u64) -> Result<(), Why> {
     let default = Config::default().max_wait_ms;
-    if max_wait >= debounce {
+    let quiet = debounce.quiet_ms();
+    if max_wait >= quiet {
         return Ok(());
     }
+    let named = match debounce {
+        Debounce::Auto => format!("the {quiet} ms of quiet that `debounce_ms: auto` gives a burst"),
+        Debounce::Ms(ms) => format!("debounce_ms ({ms})"),
+    };
+    let debounce = quiet;
     Err(why(
         format!(
-            "max_wait_ms ({max_wait}) is smaller than debounce_ms ({debounce}), so batches would be cut before the quiet time ends"
+            "max_wait_ms ({max_wait}) is smaller than {named}, so batches would be cut before the quiet time ends"
         ),
         format!(
             "set max_wait_ms to at least {debounce} (its default is {default}), or lower debounce_ms"

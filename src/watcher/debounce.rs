@@ -1,21 +1,43 @@
-//! The debounce state machine: events in, one batch out when the quiet time ends.
+//! The debounce state machine: events in, one batch out when the quiet time
+//! ends, or at once when `auto` sees every file of the batch complete.
 //!
 //! Time is passed in, so tests are tables of `(event, at) => batch` with no
 //! sleeping; the watcher thread waits on `deadline()` with a crossbeam timer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 use crate::protocol::Operation;
 
-/// What a batch knows of one path: was it there before, and how did it leave.
+/// What one event says about its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Created or written, and perhaps not finished: more may follow.
+    Written,
+    /// Finished: closed after writing, or moved over the path (the last
+    /// step of every editor's save).
+    Finished,
+    /// Only its permissions, owner, times or extended attributes changed.
+    Attributes,
+    /// Deleted (or moved out of sight).
+    Deleted,
+    /// Moved to another path inside the tree.
+    MovedAway,
+}
+
+/// What a batch knows of one path: was it there before, how did it leave,
+/// and is it done changing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Pending {
     /// The path existed when its first event of this batch arrived.
     pub existed_before: bool,
     /// Its latest event moved it away (a rename source), rather than deleting it.
     pub moved_away: bool,
+    /// Its events say it is complete: a file that was there before, finished
+    /// again (its change is `modified`), or a new one that is gone again (a
+    /// temporary, which is no change at all).
+    settled: bool,
 }
 
 impl Pending {
@@ -30,55 +52,150 @@ impl Pending {
             (false, false) => None,
         }
     }
+
+    /// A settled path that is a change to send (not a vanished temporary).
+    fn finished(self) -> bool {
+        self.settled && self.existed_before
+    }
+
+    /// Takes in `seen`; the first event fixed `existed_before`.
+    fn see(&mut self, seen: Seen) {
+        self.moved_away = seen == Seen::MovedAway;
+        self.settled = match seen {
+            Seen::Written => false,
+            // A file that was there before and is complete again is a
+            // modification; a new one may still be renamed or deleted (the
+            // temporary of a save), so only its quiet time tells.
+            Seen::Finished => self.existed_before,
+            Seen::Attributes => self.settled,
+            // Gone: a temporary that came and went is done; a file that was
+            // there may be written again (a rebuild, a save by rename).
+            Seen::Deleted | Seen::MovedAway => !self.existed_before,
+        };
+    }
 }
 
 /// Collects events per path until `quiet` passes with none, or `max_wait`
-/// after the first, whichever comes first.
+/// after the first, whichever comes first; with [`Debouncer::auto`], also
+/// at once when every path of the batch is settled.
 pub struct Debouncer<K> {
     quiet: Duration,
     max_wait: Duration,
+    /// `debounce_ms: auto` (SPEC.md section 14).
+    auto: bool,
     first: Option<Instant>,
     last: Option<Instant>,
     order: Vec<K>,
     pending: HashMap<K, Pending>,
+    /// Paths of the open batch not settled, and settled with a change:
+    /// counted as they change, so `deadline` costs nothing in a storm.
+    unsettled: usize,
+    finished: usize,
+    /// The open batch began within `quiet` of the last one sent: a burst
+    /// (a checkout, a build), which waits for quiet whatever it holds.
+    burst: bool,
+    /// When the last batch with a change in it was taken.
+    last_sent: Option<Instant>,
+    /// The paths of the last batch sent early, for `quiet` after it: the
+    /// attribute changes a save makes after closing its file (vim sets
+    /// the file's ACL after `close`) belong to that save, not a new one.
+    tail: HashSet<K>,
 }
 
+/// Early batches larger than this keep no tail: they are the first part of
+/// a burst, whose next part waits for quiet anyway.
+const TAIL_MAX: usize = 64;
+
 impl<K: Hash + Eq + Clone> Debouncer<K> {
-    /// A debouncer with the given quiet time and cap.
+    /// A debouncer with a fixed quiet time and a cap.
     pub fn new(quiet: Duration, max_wait: Duration) -> Debouncer<K> {
         Debouncer {
             quiet,
             max_wait: max_wait.max(quiet),
+            auto: false,
             first: None,
             last: None,
             order: Vec::new(),
             pending: HashMap::new(),
+            unsettled: 0,
+            finished: 0,
+            burst: false,
+            last_sent: None,
+            tail: HashSet::new(),
+        }
+    }
+
+    /// A debouncer for `debounce_ms: auto`: a batch whose every path is
+    /// settled goes out at once, unless it began within `quiet` of the last
+    /// batch sent; then, and while anything is unsettled, `quiet` applies.
+    pub fn auto(quiet: Duration, max_wait: Duration) -> Debouncer<K> {
+        Debouncer {
+            auto: true,
+            ..Debouncer::new(quiet, max_wait)
         }
     }
 
     /// Records an event for `key` at `now`. The first event of a batch fixes
-    /// `existed_before`; the latest fixes `moved_away`.
-    pub fn push(&mut self, key: K, existed_before: bool, moved_away: bool, now: Instant) {
-        self.first.get_or_insert(now);
+    /// `existed_before`; the latest fixes `moved_away` and whether the path
+    /// is settled.
+    pub fn push(&mut self, key: K, existed_before: bool, seen: Seen, now: Instant) {
+        if seen == Seen::Attributes
+            && !self.pending.contains_key(&key)
+            && self.tail.contains(&key)
+            && self.last_sent.is_some_and(|sent| now < sent + self.quiet)
+        {
+            return;
+        }
+        if self.first.is_none() {
+            self.first = Some(now);
+            self.burst = self.last_sent.is_some_and(|sent| now < sent + self.quiet);
+        }
         self.last = Some(now);
-        match self.pending.get_mut(&key) {
-            Some(p) => p.moved_away = moved_away,
+        let before = self.pending.get(&key).copied();
+        let after = match before {
+            Some(mut p) => {
+                p.see(seen);
+                p
+            }
             None => {
                 self.order.push(key.clone());
-                self.pending.insert(
-                    key,
-                    Pending {
-                        existed_before,
-                        moved_away,
-                    },
-                );
+                let mut p = Pending {
+                    existed_before,
+                    moved_away: false,
+                    settled: false,
+                };
+                p.see(seen);
+                p
             }
+        };
+        self.count(before, -1);
+        self.count(Some(after), 1);
+        self.pending.insert(key, after);
+    }
+
+    /// Adds `p` to (or takes it from) the counters.
+    fn count(&mut self, p: Option<Pending>, by: isize) {
+        let Some(p) = p else { return };
+        if !p.settled {
+            self.unsettled = self.unsettled.wrapping_add_signed(by);
         }
+        if p.finished() {
+            self.finished = self.finished.wrapping_add_signed(by);
+        }
+    }
+
+    /// Whether the open batch may go out now: `auto`, not a burst, every
+    /// path settled and at least one a change.
+    fn settled(&self) -> bool {
+        self.auto && !self.burst && self.unsettled == 0 && self.finished > 0
     }
 
     /// When the current batch is due, if one is open.
     pub fn deadline(&self) -> Option<Instant> {
         let (first, last) = (self.first?, self.last?);
+        if self.settled() {
+            return Some(last);
+        }
         Some((last + self.quiet).min(first + self.max_wait))
     }
 
@@ -87,13 +204,25 @@ impl<K: Hash + Eq + Clone> Debouncer<K> {
         if self.deadline()? > now {
             return None;
         }
-        Some(self.take_all())
+        let early = self.settled();
+        let batch = self.take_all();
+        if batch.iter().any(|(_, p)| p.existed_before || !p.settled) {
+            self.last_sent = Some(now);
+            self.tail.clear();
+            if early && batch.len() <= TAIL_MAX {
+                self.tail.extend(batch.iter().map(|(k, _)| k.clone()));
+            }
+        }
+        Some(batch)
     }
 
     /// The open batch, due or not (empty when none is open).
     pub fn take_all(&mut self) -> Vec<(K, Pending)> {
         self.first = None;
         self.last = None;
+        self.unsettled = 0;
+        self.finished = 0;
+        self.burst = false;
         let mut pending = std::mem::take(&mut self.pending);
         std::mem::take(&mut self.order)
             .into_iter()
@@ -109,6 +238,14 @@ mod tests {
     /// (path, existed_before, moved_away, at ms)
     type Event = (&'static str, bool, bool, u64);
 
+    fn written_or_moved(moved: bool) -> Seen {
+        if moved {
+            Seen::MovedAway
+        } else {
+            Seen::Written
+        }
+    }
+
     /// Feeds `events`, then asks at each of `asks` ms what is ready.
     fn run(events: &[Event], asks: &[u64]) -> Vec<(u64, Option<Vec<&'static str>>)> {
         let t0 = Instant::now();
@@ -121,7 +258,7 @@ mod tests {
                 if at > ask {
                     break;
                 }
-                d.push(path, before, moved, ms(at));
+                d.push(path, before, written_or_moved(moved), ms(at));
                 events.next();
             }
             let ready = d
@@ -191,6 +328,7 @@ mod tests {
             let p = Pending {
                 existed_before: before,
                 moved_away: moved,
+                settled: false,
             };
             assert_eq!(p.operation(now), want, "{p:?} exists_now={now}");
         }
@@ -200,8 +338,8 @@ mod tests {
     fn first_event_fixes_existed_before_latest_fixes_moved() {
         let t = Instant::now();
         let mut d = Debouncer::new(Duration::from_millis(100), Duration::from_secs(1));
-        d.push("x", false, false, t); // created
-        d.push("x", true, true, t); // then renamed away
+        d.push("x", false, Seen::Written, t); // created
+        d.push("x", true, Seen::MovedAway, t); // then renamed away
         let batch = d.take_all();
         assert_eq!(
             batch,
@@ -209,7 +347,8 @@ mod tests {
                 "x",
                 Pending {
                     existed_before: false,
-                    moved_away: true
+                    moved_away: true,
+                    settled: true,
                 }
             )]
         );
@@ -218,6 +357,128 @@ mod tests {
             None,
             "create+move away = nothing"
         );
+    }
+
+    /// `debounce_ms: auto`: feeds `(path, existed_before, seen, at ms)` and
+    /// says, after each event, when the batch is due (ms, or none open),
+    /// taking it when due before the next event, as the watcher does.
+    fn auto_run(events: &[(&'static str, bool, Seen, u64)]) -> Vec<Option<u64>> {
+        let t0 = Instant::now();
+        let mut d = Debouncer::auto(Duration::from_millis(100), Duration::from_millis(1000));
+        let mut out = Vec::new();
+        for &(path, before, seen, at) in events {
+            let now = t0 + Duration::from_millis(at);
+            if let Some(due) = d.deadline().filter(|&due| due <= now) {
+                d.take_ready(due);
+            }
+            d.push(path, before, seen, now);
+            let due = d
+                .deadline()
+                .map(|t| t.duration_since(t0).as_millis() as u64);
+            out.push(due);
+            if let Some(due) = d.deadline().filter(|&t| t <= now) {
+                d.take_ready(due);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn auto_sends_a_finished_save_at_once() {
+        use Seen::*;
+        // In place: truncate and write (not yet), close (now).
+        let got = auto_run(&[("a.css", true, Written, 0), ("a.css", true, Finished, 2)]);
+        assert_eq!(got, vec![Some(100), Some(2)]);
+        // VS Code, sed: a temporary written and closed (it may yet be
+        // renamed or deleted), moved over the file (now).
+        let got = auto_run(&[
+            ("a.tmp", false, Written, 0),
+            ("a.tmp", false, Finished, 1),
+            ("a.tmp", false, Deleted, 2),
+            ("a.css", true, Finished, 2),
+        ]);
+        assert_eq!(got, vec![Some(100), Some(101), Some(102), Some(2)]);
+        // vim with backupcopy=no: the file moved away (not yet), made anew
+        // and closed (now).
+        let got = auto_run(&[
+            ("a.css", true, Deleted, 0),
+            ("a.css", true, Written, 1),
+            ("a.css", true, Finished, 3),
+        ]);
+        assert_eq!(got, vec![Some(100), Some(101), Some(3)]);
+    }
+
+    #[test]
+    fn auto_waits_for_quiet_when_anything_is_unsettled() {
+        use Seen::*;
+        // A new file, a deletion, an attribute change alone, a write
+        // never closed: each keeps the batch open for the quiet time.
+        for (path, before, seen) in [
+            ("new.css", false, Finished),
+            ("gone.css", true, Deleted),
+            ("moved.css", true, MovedAway),
+            ("a.css", true, Attributes),
+            ("a.css", true, Written),
+        ] {
+            let got = auto_run(&[(path, before, seen, 0)]);
+            assert_eq!(got, vec![Some(100)], "{path} {seen:?}");
+        }
+        // One file deleted and another finished: not until quiet.
+        let got = auto_run(&[("b.css", true, Deleted, 0), ("a.css", true, Finished, 1)]);
+        assert_eq!(got, vec![Some(100), Some(101)]);
+    }
+
+    #[test]
+    fn auto_coalesces_what_follows_a_batch_within_the_quiet_time() {
+        use Seen::*;
+        // A checkout: the first file goes at once, the next 50 ms later
+        // opens a burst that waits for quiet even when finished.
+        let got = auto_run(&[
+            ("a.html", true, Finished, 0),
+            ("b.html", true, Deleted, 50),
+            ("b.html", true, Finished, 51),
+            ("c.html", true, Finished, 60),
+            // Past the quiet time after the burst went out (at 160): at once.
+            ("d.html", true, Finished, 300),
+        ]);
+        assert_eq!(
+            got,
+            vec![Some(0), Some(150), Some(151), Some(160), Some(300)]
+        );
+    }
+
+    #[test]
+    fn auto_drops_the_attribute_tail_of_a_save_it_sent() {
+        use Seen::*;
+        let t0 = Instant::now();
+        let ms = |m| t0 + Duration::from_millis(m);
+        let mut d = Debouncer::auto(Duration::from_millis(100), Duration::from_millis(1000));
+        d.push("a.css", true, Finished, ms(0));
+        assert!(d.take_ready(ms(0)).is_some());
+        // vim's setxattr after close: part of the save just sent.
+        d.push("a.css", true, Attributes, ms(3));
+        assert_eq!(d.deadline(), None);
+        // Another file's attributes, or a.css's after the quiet time: a change.
+        d.push("b.css", true, Attributes, ms(4));
+        assert_eq!(d.deadline(), Some(ms(104)));
+        d.take_all();
+        d.push("a.css", true, Attributes, ms(150));
+        assert_eq!(d.deadline(), Some(ms(250)));
+    }
+
+    #[test]
+    fn auto_keeps_the_cap_and_fixed_never_hurries() {
+        use Seen::*;
+        let t0 = Instant::now();
+        let ms = |m| t0 + Duration::from_millis(m);
+        let mut auto = Debouncer::auto(Duration::from_millis(100), Duration::from_millis(300));
+        for i in 0..10 {
+            auto.push("log.txt", true, Written, ms(i * 50));
+        }
+        assert_eq!(auto.deadline(), Some(ms(300)));
+        let mut fixed = Debouncer::new(Duration::from_millis(100), Duration::from_millis(1000));
+        fixed.push("a.css", true, Finished, ms(0));
+        assert_eq!(fixed.deadline(), Some(ms(100)));
     }
 
     /// Property tests: coalescing against a model file system, and timing.
@@ -278,25 +539,29 @@ mod tests {
                 let mut last: BTreeMap<usize, FsOp> = BTreeMap::new();
                 for (i, &(path, op)) in ops.iter().enumerate() {
                     let exists = disk.contains(&path);
-                    let moved = match op {
+                    match op {
                         FsOp::Create | FsOp::Write | FsOp::RenameInto => {
                             disk.insert(path);
-                            false
                         }
                         FsOp::Delete | FsOp::RenameAway if exists => {
                             disk.remove(&path);
-                            op == FsOp::RenameAway
                         }
                         // Nothing there: no event.
                         FsOp::Delete | FsOp::RenameAway => continue,
-                    };
+                    }
                     let existed_before = if later_from_disk && last.contains_key(&path) {
                         exists
                     } else {
                         before.contains(&path)
                     };
                     last.insert(path, op);
-                    d.push(path, existed_before, moved, t0 + ms(i as u64));
+                    let seen = match op {
+                        FsOp::RenameAway => Seen::MovedAway,
+                        FsOp::Delete => Seen::Deleted,
+                        FsOp::Create | FsOp::Write => Seen::Written,
+                        FsOp::RenameInto => Seen::Finished,
+                    };
+                    d.push(path, existed_before, seen, t0 + ms(i as u64));
                 }
                 let got: BTreeMap<usize, Operation> = d
                     .take_all()
@@ -377,7 +642,7 @@ mod tests {
                 for &(path, gap) in &events {
                     now += gap;
                     flush(&mut d, &mut open, Some(now))?;
-                    d.push(path, true, false, at(now));
+                    d.push(path, true, Seen::Written, at(now));
                     let (first, last, order) = open.get_or_insert((now, now, Vec::new()));
                     *last = now;
                     if !order.contains(&path) {
@@ -407,7 +672,7 @@ mod tests {
                 let mut now = 0;
                 for gap in gaps {
                     now += gap;
-                    d.push("a", true, false, t0 + ms(now));
+                    d.push("a", true, Seen::Written, t0 + ms(now));
                 }
                 let cap = max_ms.max(quiet_ms);
                 let want = t0 + ms((now + quiet_ms).min(first + cap));

@@ -30,10 +30,10 @@ use notify::RecursiveMode;
 use notify::event::{AccessKind, AccessMode, EventKind, ModifyKind, RenameMode};
 
 use crate::Error;
-use crate::config::{Config, Poll, WatchDir};
+use crate::config::{Config, Debounce, Poll, WatchDir};
 use crate::protocol::Change;
 use crate::stoppable::Stoppable;
-use debounce::{Debouncer, Pending};
+use debounce::{Debouncer, Pending, Seen};
 use gitignore::GitIgnore;
 use patterns::{Patterns, rel_string};
 
@@ -126,10 +126,14 @@ impl Watcher {
             ancestors: BTreeSet::new(),
             known: BTreeMap::new(),
             patterns,
-            debouncer: Debouncer::new(
-                std::time::Duration::from_millis(config.debounce_ms),
-                std::time::Duration::from_millis(config.max_wait_ms),
-            ),
+            debouncer: {
+                let quiet = std::time::Duration::from_millis(config.debounce_ms.quiet_ms());
+                let max_wait = std::time::Duration::from_millis(config.max_wait_ms);
+                match config.debounce_ms {
+                    Debounce::Auto => Debouncer::auto(quiet, max_wait),
+                    Debounce::Ms(_) => Debouncer::new(quiet, max_wait),
+                }
+            },
             batches,
             limit_warned: false,
             git,
@@ -351,8 +355,12 @@ impl State {
             }
             EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => {
                 if let [from, to] = &event.paths[..] {
+                    // Moved over the path, as inotify paired it (by its
+                    // cookie); polling has no cookies and no close events,
+                    // so a polled batch always waits its quiet time.
+                    let seen = finished_if(event.tracker().is_some());
                     self.gone(from, true, now);
-                    self.touch(to, now);
+                    self.touch(to, seen, now);
                 }
             }
             EventKind::Remove(_) => {
@@ -360,12 +368,21 @@ impl State {
                     self.gone(path, false, now);
                 }
             }
-            _ => {
+            kind => {
                 // Create, write, metadata, rename target, or a kind the
                 // backend could not name: the disk says what it is now.
+                // A rename target is finished by the `Both` that notify
+                // sends after this `To` when inotify paired the two; sent
+                // between them, a save by rename would leave its `Both` to
+                // start a batch of its own.
+                let seen = match kind {
+                    EventKind::Access(AccessKind::Close(AccessMode::Write)) => Seen::Finished,
+                    EventKind::Modify(ModifyKind::Metadata(_)) => Seen::Attributes,
+                    _ => Seen::Written,
+                };
                 for path in &event.paths {
                     if path.symlink_metadata().is_ok() {
-                        self.touch(path, now);
+                        self.touch(path, seen, now);
                     } else {
                         self.gone(path, false, now);
                     }
@@ -389,8 +406,9 @@ impl State {
         rel_string(path.strip_prefix(&self.roots[i].path).unwrap_or(path))
     }
 
-    /// Something exists at `path` now (created, written, moved here).
-    fn touch(&mut self, path: &Path, now: Instant) {
+    /// Something exists at `path` now (created, written, moved here), as
+    /// `seen` says.
+    fn touch(&mut self, path: &Path, seen: Seen, now: Instant) {
         let Some(i) = self.root_of(path) else {
             self.check_missing_roots(now);
             return;
@@ -413,7 +431,7 @@ impl State {
             }
         } else if self.patterns.is_reported(&rel) {
             let before = self.known.contains_key(path) || self.made_before_new_rules(path);
-            self.debouncer.push(path.to_path_buf(), before, false, now);
+            self.debouncer.push(path.to_path_buf(), before, seen, now);
         }
     }
 
@@ -455,7 +473,8 @@ impl State {
         let rel = self.rel(i, path);
         if self.patterns.is_reported(&rel) && !self.git_ignores(path, false) {
             let before = self.known.contains_key(path);
-            self.debouncer.push(path.to_path_buf(), before, moved, now);
+            self.debouncer
+                .push(path.to_path_buf(), before, gone_as(moved), now);
         }
     }
 
@@ -473,7 +492,7 @@ impl State {
         }
         let files: Vec<PathBuf> = under_keys(&self.known, dir).cloned().collect();
         for f in files {
-            self.debouncer.push(f, true, moved, now);
+            self.debouncer.push(f, true, gone_as(moved), now);
         }
     }
 
@@ -518,19 +537,19 @@ impl State {
                         match scan {
                             Scan::Appeared(now) => {
                                 let before = self.known.contains_key(&path);
-                                self.debouncer.push(path, before, false, now);
+                                self.debouncer.push(path, before, Seen::Written, now);
                             }
                             Scan::Unignored(change) => {
                                 let meta = entry.metadata().ok();
                                 let mtime = meta.as_ref().and_then(|m| m.modified().ok());
                                 if change.is_new(meta.as_ref()) {
                                     let before = self.known.contains_key(&path);
-                                    self.debouncer.push(path, before, false, change.now);
+                                    self.debouncer.push(path, before, Seen::Written, change.now);
                                 } else {
                                     self.known.insert(path.clone(), mtime);
                                     // Saved since, maybe before this folder's watch.
                                     if change.is_changed(meta.as_ref()) {
-                                        self.debouncer.push(path, true, false, change.now);
+                                        self.debouncer.push(path, true, Seen::Written, change.now);
                                     }
                                 }
                             }
@@ -719,7 +738,8 @@ impl State {
         for (path, mtime) in &new {
             if self.known.get(path) != Some(mtime) {
                 let before = self.known.contains_key(path);
-                self.debouncer.push(path.clone(), before, false, now);
+                self.debouncer
+                    .push(path.clone(), before, Seen::Written, now);
             }
         }
         let removed: Vec<PathBuf> = self
@@ -729,7 +749,7 @@ impl State {
             .cloned()
             .collect();
         for path in removed {
-            self.debouncer.push(path, true, false, now);
+            self.debouncer.push(path, true, Seen::Deleted, now);
         }
     }
 
@@ -921,6 +941,24 @@ impl State {
     }
 }
 
+/// A rename's target is finished when the kernel paired the rename.
+fn finished_if(paired: bool) -> Seen {
+    if paired {
+        Seen::Finished
+    } else {
+        Seen::Written
+    }
+}
+
+/// How a path left: moved inside the tree, or gone.
+fn gone_as(moved: bool) -> Seen {
+    if moved {
+        Seen::MovedAway
+    } else {
+        Seen::Deleted
+    }
+}
+
 /// Which scan a walk is, which decides what it does with the files it finds.
 #[derive(Clone, Copy)]
 enum Scan {
@@ -1096,7 +1134,7 @@ mod faults {
         }
         let config = Config {
             watch_dirs: vec![WatchDir::new(".", &root)],
-            debounce_ms: 50,
+            debounce_ms: Debounce::Ms(50),
             ..Config::default()
         };
         let (batches_tx, batches) = unbounded();

@@ -268,7 +268,11 @@ fn only_the_matching_stylesheet_is_refetched() {
 
 #[test]
 fn one_batch_of_two_stylesheets_refetches_both() {
-    let Some(site) = site() else { return };
+    // A fixed quiet time makes the two saves one batch, the case under
+    // test; under `auto` the first, complete at once, would go alone.
+    let Some(site) = site_with(&["--debounce", "300"]) else {
+        return;
+    };
     let mut browser = site.open("/");
     // The two sheets sit at different depths, so /css/b.css matches its
     // changed path by more segments than /theme.css matches its own.
@@ -297,6 +301,66 @@ fn one_batch_of_two_stylesheets_refetches_both() {
         assert!(after[i].contains("hotreload="), "{}", after[i]);
     }
     assert!(same_page(&mut browser));
+    assert_no_console_errors(&mut browser);
+}
+
+/// Issue 17's client: a CSS change is swapped in by the task that gets the
+/// message, with no timer on the way (the new `<link>` is in the document
+/// when the message handler returns), so the browser starts fetching the
+/// new sheet at once.
+#[test]
+fn a_css_swap_starts_in_the_task_of_its_message() {
+    let Some(site) = site() else { return };
+    let mut browser = site.open("/");
+    // Before the client runs: wrap the socket's message handler the client
+    // sets, to look at the document as the handler returns, and count the
+    // timers set meanwhile.
+    browser.call(
+        "Page.addScriptToEvaluateOnNewDocument",
+        serde_json::json!({ "source": r#"
+            window.__handled = [];
+            const setTimer = window.setTimeout;
+            let inHandler = false, timers = 0;
+            window.setTimeout = function () { if (inHandler) timers++; return setTimer.apply(this, arguments); };
+            window.WebSocket = class extends window.WebSocket {
+                set onmessage(f) {
+                    super.onmessage = f && (event => {
+                        inHandler = true; timers = 0;
+                        try { f(event); } finally { inHandler = false; }
+                        window.__handled.push({
+                            type: JSON.parse(event.data).type,
+                            links: document.querySelectorAll('link[rel~="stylesheet"]').length,
+                            timers,
+                        });
+                    });
+                }
+                get onmessage() { return super.onmessage; }
+            };
+        "# }),
+    );
+    browser.call("Page.reload", serde_json::json!({}));
+    browser.wait_for(
+        "(window.__handled || []).some(h => h.type === 'connected')",
+        WAIT,
+        "the wrapped client connected",
+    );
+    let links = browser.eval("document.querySelectorAll('link[rel~=\"stylesheet\"]').length");
+    site.write("css/a.css", "body { word-spacing: 7px; }\n");
+    browser.wait_for(
+        "getComputedStyle(document.body).wordSpacing === '7px'",
+        WAIT,
+        "a.css applied",
+    );
+    let handled =
+        browser.eval("JSON.stringify(window.__handled.filter(h => h.type === 'file_changed'))");
+    let handled: serde_json::Value =
+        serde_json::from_str(handled.as_str().expect("string")).expect("JSON");
+    let links = links.as_u64().expect("a count");
+    assert_eq!(
+        handled,
+        serde_json::json!([{ "type": "file_changed", "links": links + 1, "timers": 0 }]),
+        "the new stylesheet should be in the page when the handler returns, with no timer set"
+    );
     assert_no_console_errors(&mut browser);
 }
 
