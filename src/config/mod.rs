@@ -650,6 +650,16 @@ mod tests {
             Some(3),
         ),
         (
+            "hot_reload:\n  max_wait_ms: 50\n",
+            "max_wait_ms (50) is smaller than the 100 ms of quiet that `debounce_ms: auto` gives a burst",
+            Some(2),
+        ),
+        (
+            "hot_reload:\n  debounce_ms: soon\n",
+            "write `debounce_ms: auto` (the default) or a number of milliseconds",
+            Some(2),
+        ),
+        (
             "hot_reload:\n  debounce_ms: 2000\n",
             "at least 2000",
             Some(2),
@@ -932,6 +942,9 @@ mod tests {
                 "# comment\nhot_reload: # trailing\n  debounce_ms: 50 # ms\n",
                 |c| c.debounce_ms == Debounce::Ms(50),
             ),
+            ("hot_reload:\n  debounce_ms: auto\n", |c| {
+                c.debounce_ms == Debounce::Auto
+            }),
             ("hot_reload: {debounce_ms: 0, max_wait_ms: 0}\n", |c| {
                 c.debounce_ms == Debounce::Ms(0) && c.max_wait_ms == 0
             }),

@@ -209,18 +209,18 @@ pub(super) fn wait_covers(debounce: Debounce, max_wait: u64) -> Result<(), Why> 
     if max_wait >= quiet {
         return Ok(());
     }
-    let named = match debounce {
-        Debounce::Auto => format!("the {quiet} ms of quiet that `debounce_ms: auto` gives a burst"),
-        Debounce::Ms(ms) => format!("debounce_ms ({ms})"),
+    let (named, or) = match debounce {
+        Debounce::Auto => (
+            format!("the {quiet} ms of quiet that `debounce_ms: auto` gives a burst"),
+            format!("or set debounce_ms to a number up to {max_wait}"),
+        ),
+        Debounce::Ms(ms) => (format!("debounce_ms ({ms})"), "or lower debounce_ms".into()),
     };
-    let debounce = quiet;
     Err(why(
         format!(
             "max_wait_ms ({max_wait}) is smaller than {named}, so batches would be cut before the quiet time ends"
         ),
-        format!(
-            "set max_wait_ms to at least {debounce} (its default is {default}), or lower debounce_ms"
-        ),
+        format!("set max_wait_ms to at least {quiet} (its default is {default}), {or}"),
     ))
 }
 
