@@ -28,7 +28,7 @@ Usage:
                                       ask a running server how it is doing
   hotreload init [--force] [--config FILE]
                                       write a commented config.yaml
-  hotreload bench [--clients N,N,...] [--trials N] [--debounce MS]
+  hotreload bench [--clients N,N,...] [--trials N] [--debounce MS|auto]
                   [--dir DIR] [--browser] [--quick] [--json]
                                       measure save-to-browser latency, idle
                                       CPU and memory on this machine;
