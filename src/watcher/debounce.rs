@@ -58,6 +58,11 @@ impl Pending {
         self.settled && self.existed_before
     }
 
+    /// A new path that is gone again: a temporary, no change at all.
+    fn vanished(self) -> bool {
+        self.settled && !self.existed_before
+    }
+
     /// Takes in `seen`; the first event fixed `existed_before`.
     fn see(&mut self, seen: Seen) {
         self.moved_away = seen == Seen::MovedAway;
@@ -142,13 +147,13 @@ impl<K: Hash + Eq + Clone> Debouncer<K> {
         if seen == Seen::Attributes
             && !self.pending.contains_key(&key)
             && self.tail.contains(&key)
-            && self.last_sent.is_some_and(|sent| now < sent + self.quiet)
+            && self.soon_after_a_batch(now)
         {
             return;
         }
         if self.first.is_none() {
             self.first = Some(now);
-            self.burst = self.last_sent.is_some_and(|sent| now < sent + self.quiet);
+            self.burst = self.soon_after_a_batch(now);
         }
         self.last = Some(now);
         let before = self.pending.get(&key).copied();
@@ -171,6 +176,11 @@ impl<K: Hash + Eq + Clone> Debouncer<K> {
         self.count(before, -1);
         self.count(Some(after), 1);
         self.pending.insert(key, after);
+    }
+
+    /// Whether `now` is within the quiet time of the last batch sent.
+    fn soon_after_a_batch(&self, now: Instant) -> bool {
+        self.last_sent.is_some_and(|sent| now < sent + self.quiet)
     }
 
     /// Adds `p` to (or takes it from) the counters.
@@ -206,7 +216,7 @@ impl<K: Hash + Eq + Clone> Debouncer<K> {
         }
         let early = self.settled();
         let batch = self.take_all();
-        if batch.iter().any(|(_, p)| p.existed_before || !p.settled) {
+        if batch.iter().any(|(_, p)| !p.vanished()) {
             self.last_sent = Some(now);
             self.tail.clear();
             if early && batch.len() <= TAIL_MAX {

@@ -532,9 +532,7 @@ mod tests {
         // Not the size of `sub/new.css`, which may get its inode.
         std::fs::write(root.join("gone.css"), "gone").expect("write");
         std::fs::create_dir(root.join("sub")).expect("mkdir");
-        let folders = Folders::default();
-        lock(&folders).insert(root.clone(), list(&root).expect("list"));
-        lock(&folders).insert(root.join("sub"), list(&root.join("sub")).expect("list"));
+        let folders = watching([root.clone(), root.join("sub")]);
         assert!(round(&folders).is_empty(), "nothing changed");
 
         // Same second, one byte more: the size says so.
@@ -569,6 +567,16 @@ mod tests {
         assert!(lock(&folders).is_empty());
     }
 
+    /// Polled folders as a watch leaves them: each read once.
+    fn watching(dirs: impl IntoIterator<Item = PathBuf>) -> Folders {
+        let folders = Folders::default();
+        for d in dirs {
+            let listing = list(&d).expect("list");
+            lock(&folders).insert(d, listing);
+        }
+        folders
+    }
+
     /// A folder deleted and made again between its parent's read and its
     /// own: reported gone, then made, so the watcher walks it again
     /// instead of taking it for watched while nobody polls it.
@@ -578,10 +586,7 @@ mod tests {
         let root = dir.path().canonicalize().expect("canonical");
         std::fs::create_dir(root.join("build")).expect("mkdir");
         std::fs::write(root.join("build/a.js"), "1").expect("write");
-        let folders = Folders::default();
-        for d in [root.clone(), root.join("build")] {
-            lock(&folders).insert(d.clone(), list(&d).expect("list"));
-        }
+        let folders = watching([root.clone(), root.join("build")]);
         let mut seen = Seen::default();
         read_again(&folders, &root, &mut seen, &mut list);
         // rm -rf build, between the parent's read and its own.
@@ -616,10 +621,7 @@ mod tests {
         let root = dir.path().canonicalize().expect("canonical");
         std::fs::create_dir(root.join("personas")).expect("mkdir");
         std::fs::write(root.join("personas/PERSONA.md"), "hi").expect("write");
-        let folders = Folders::default();
-        for d in [root.clone(), root.join("personas")] {
-            lock(&folders).insert(d.clone(), list(&d).expect("list"));
-        }
+        let folders = watching([root.clone(), root.join("personas")]);
         let mut seen = Seen::default();
         read_again(&folders, &root, &mut seen, &mut list);
         std::fs::rename(root.join("personas"), root.join("people")).expect("mv");
@@ -696,10 +698,7 @@ mod tests {
                 std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
                 std::fs::write(&path, *file).expect("write");
             }
-            let folders = Folders::default();
-            for d in dirs(&root) {
-                lock(&folders).insert(d.clone(), list(&d).expect("list"));
-            }
+            let folders = watching(dirs(&root));
             let at = match &moment {
                 At::Before(rel) => At::Before(root.join(rel)),
                 At::Inside(rel) => At::Inside(root.join(rel)),
