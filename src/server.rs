@@ -280,22 +280,14 @@ impl Server {
                 format!("the body is over {} KiB", MAX_EVENT_BYTES / 1024),
             );
         }
-        let json = |body: String| Answer::Reply {
-            status: 200,
-            headers: vec![
-                ("Content-Type", "application/json".into()),
-                ("Cache-Control", "no-cache".into()),
-            ],
-            body: body.into_bytes(),
-        };
         match path {
             RELOAD_PATH => {
                 let seq = hub.broadcast(Vec::new()).map_or(0, |b| b.seq);
-                json(format!(r#"{{"seq":{seq}}}"#))
+                Answer::json(format!(r#"{{"seq":{seq}}}"#))
             }
             SYNC_ON_PATH | SYNC_OFF_PATH => {
                 hub.set_sync(path == SYNC_ON_PATH);
-                json(format!(r#"{{"sync":{}}}"#, hub.snapshot().sync))
+                Answer::json(format!(r#"{{"sync":{}}}"#, hub.snapshot().sync))
             }
             _ => {
                 let event = match sync::Event::parse(body) {
@@ -303,7 +295,7 @@ impl Server {
                     Err(why) => return Answer::text(400, why),
                 };
                 match hub.relay(&event) {
-                    Ok(sent) => json(format!(r#"{{"sent":{sent}}}"#)),
+                    Ok(sent) => Answer::json(format!(r#"{{"sent":{sent}}}"#)),
                     Err(NotRelayed::Off) => Answer::text(
                         409,
                         "sync is off; switch it on at /hotreload/ or start with --sync",
@@ -343,14 +335,7 @@ impl Server {
                 }
             },
         };
-        Answer::Reply {
-            status: 200,
-            headers: vec![
-                ("Content-Type", "application/json".into()),
-                ("Cache-Control", "no-cache".into()),
-            ],
-            body: hub.history_json(limit).into_bytes(),
-        }
+        Answer::json(hub.history_json(limit))
     }
 
     /// What the LiveReload port (`livereload_port`) answers: `/livereload`
@@ -478,14 +463,7 @@ impl Server {
         if self.inner.hub.is_none() {
             return Answer::text(404, "hot reload is disabled");
         }
-        Answer::Reply {
-            status: 200,
-            headers: vec![
-                ("Content-Type", "application/json".into()),
-                ("Cache-Control", "no-cache".into()),
-            ],
-            body: self.status_json().into_bytes(),
-        }
+        Answer::json(self.status_json())
     }
 
     fn client_script(&self) -> Answer {
@@ -738,6 +716,18 @@ impl Answer {
             status,
             headers: vec![
                 ("Content-Type", "text/plain; charset=utf-8".into()),
+                ("Cache-Control", "no-cache".into()),
+            ],
+            body: body.into_bytes(),
+        }
+    }
+
+    /// A JSON answer (status, history, the dashboard's actions).
+    fn json(body: String) -> Answer {
+        Answer::Reply {
+            status: 200,
+            headers: vec![
+                ("Content-Type", "application/json".into()),
                 ("Cache-Control", "no-cache".into()),
             ],
             body: body.into_bytes(),
